@@ -1,0 +1,71 @@
+"""The Python API: ``curate.run`` for notebooks and scripts; the CLI is a thin layer on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from curate.config import PipelineConfig, load_config, validate_config
+from curate.engine.observer import RunObserver
+
+
+@dataclass
+class RunResult:
+    """A finished run: the curated rows, the ledger, the report and the run directory."""
+
+    curated: pl.DataFrame
+    removed: pl.DataFrame
+    report: dict[str, Any]
+    run_dir: Path
+    config: PipelineConfig
+
+    def to_datasets(self):
+        """The curated rows as a Hugging Face ``datasets.Dataset``."""
+        import datasets
+
+        return datasets.Dataset(self.curated.to_arrow())
+
+    def _repr_html_(self) -> str:
+        totals = self.report["totals"]
+        rows = "".join(f"<tr><td>{f['stage']}</td><td>{f['rows_in']:,}</td><td>{f['rows_out']:,}</td>"
+                       f"<td>{f['kept_pct']}%</td></tr>" for f in self.report["funnel"])
+        return (f"<b>curate run</b> {self.run_dir}: kept {totals['rows_kept']:,} of {totals['rows_in']:,} rows"
+                f"<table><tr><th>stage</th><th>in</th><th>out</th><th>kept % of input</th></tr>{rows}</table>")
+
+
+def as_config(config: PipelineConfig | dict | str | Path) -> PipelineConfig:
+    """Accept a config object, a dict, or a path to a YAML file."""
+    if isinstance(config, PipelineConfig):
+        return config
+    if isinstance(config, dict):
+        return validate_config(config)
+    return load_config(config)
+
+
+def run(config: PipelineConfig | dict | str | Path, data: Any = None,
+        observer: RunObserver | None = None) -> RunResult:
+    """Run a pipeline and write its run directory.
+
+    Parameters
+    ----------
+    config : PipelineConfig, dict, str or Path
+        The pipeline, or the path of its YAML file.
+    data : polars.DataFrame, pandas.DataFrame or datasets.Dataset, optional
+        Rows to curate instead of ``config.input``'s path (its column names still apply).
+    observer : RunObserver, optional
+        Receives progress events.
+
+    Returns
+    -------
+    RunResult
+    """
+    config = as_config(config)
+    if config.engine == "ray":
+        from curate.engine.ray import RayEngine as Engine
+    else:
+        from curate.engine.local import LocalEngine as Engine
+    output = Engine(config, observer).run(data)
+    return RunResult(output.curated, output.removed, output.report, output.run_dir.root, config)

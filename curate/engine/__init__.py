@@ -1,0 +1,1 @@
+"""Execution engines. ``local`` runs stages in-process; ``ray`` (optional extra) on Ray Data."""

@@ -1,0 +1,166 @@
+"""The local engine: runs the stages in order, in-process, with checkpoints and invariants."""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+import xxhash
+
+from curate.config import PipelineConfig, config_hash
+from curate.engine.invariants import check_partition
+from curate.engine.observer import RunObserver
+from curate.engine.rundir import RunDir
+from curate.errors import InputError
+from curate.io.readers import ReadResult, content_ids, read_input
+from curate.io.writers import write_json, write_jsonl, write_parquet
+from curate.registry import get_stage
+from curate.report.manifest import build_manifest
+from curate.report.summary import build_report
+from curate.schema import ID, TEXT, empty_ledger, make_ledger
+from curate.stages.base import RunContext
+
+
+@dataclass
+class StageRecord:
+    """One stage's outcome as the engine saw it."""
+
+    index: int
+    label: str
+    type: str
+    stats: dict[str, Any]
+    removed: pl.DataFrame
+
+
+@dataclass
+class EngineOutput:
+    """Everything a run produced, in memory."""
+
+    curated: pl.DataFrame
+    removed: pl.DataFrame
+    report: dict[str, Any]
+    run_dir: RunDir
+    records: list[StageRecord] = field(default_factory=list)
+
+
+def frame_hash(df: pl.DataFrame) -> str:
+    """A stable content hash of a frame (xxh3-128 of its Arrow IPC bytes)."""
+    buffer = io.BytesIO()
+    df.rechunk().write_ipc(buffer, compression="uncompressed")
+    return xxhash.xxh3_128_hexdigest(buffer.getvalue())
+
+
+def prepare_input(read: ReadResult, config: PipelineConfig) -> pl.DataFrame:
+    """Give every row a unique string id (content hash + row number when none is given)."""
+    df = read.frame
+    if ID not in df.columns:
+        return df.insert_column(0, content_ids(df))
+    ids = df[ID].cast(pl.String)
+    if ids.null_count():
+        raise InputError(f"id column '{config.input.id}' has {ids.null_count()} empty values in {read.source}",
+                         hint="fill them, or drop input.id to let curate make ids")
+    duplicated = ids.filter(ids.is_duplicated()).unique(maintain_order=True)
+    if len(duplicated):
+        if config.input.ids == "error":
+            examples = ", ".join(repr(v) for v in duplicated.head(3))
+            raise InputError(f"id column '{config.input.id}' has {len(duplicated)} duplicated values (e.g. {examples})",
+                             hint="make the ids unique, or set input.ids: regenerate to replace them by content ids")
+        df = df.rename({ID: f"{ID}_original"})
+        return df.insert_column(0, content_ids(df))
+    return df.with_columns(ids).select(ID, pl.exclude(ID))
+
+
+def split_empty(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows with null or whitespace-only text go to the ledger as ``empty_text``."""
+    empty = pl.col(TEXT).is_null() | (pl.col(TEXT).str.strip_chars() == "")
+    dropped = df.filter(empty)
+    return df.filter(~empty), make_ledger(dropped[ID], "input", "empty_text")
+
+
+class LocalEngine:
+    """Runs a pipeline in this process.
+
+    Parameters
+    ----------
+    config : PipelineConfig
+        The validated pipeline.
+    observer : RunObserver, optional
+        Receives progress events (the CLI draws bars from them).
+    """
+
+    def __init__(self, config: PipelineConfig, observer: RunObserver | None = None) -> None:
+        self.config = config
+        self.observer = observer or RunObserver()
+
+    def run(self, data: Any = None) -> EngineOutput:
+        """Read the input, run every stage, write the run directory."""
+        config = self.config
+        run_dir = RunDir(config.run_dir)
+        started = time.time()
+        read = read_input(config.input, data)
+        run_dir.root.mkdir(parents=True, exist_ok=True)
+        if read.bad_rows:
+            write_jsonl(read.bad_rows, run_dir.quarantine)
+            self.observer.message(f"{len(read.bad_rows)} malformed rows set aside in {run_dir.quarantine}")
+        else:
+            run_dir.quarantine.unlink(missing_ok=True)
+        frame = prepare_input(read, config)
+        input_hash = frame_hash(frame)
+        write_parquet(frame, run_dir.input)
+        current, ledger = split_empty(frame)
+        ledgers = [ledger]
+        records: list[StageRecord] = []
+        key = config_hash({"input": input_hash, "seed": config.seed})
+        bases = set()
+        for index, stage_config in enumerate(config.stages, start=1):
+            stage = get_stage(stage_config.type)(stage_config)
+            key = config_hash({"previous": key, "stage": stage_config.model_dump(mode="json")})
+            bases.add(run_dir.stage_base(index, stage.label).name)
+            current, removed, stats = self._run_stage(index, stage, current, key, run_dir)
+            ledgers.append(removed)
+            records.append(StageRecord(index, stage.label, stage.name, stats, removed))
+        run_dir.prune_checkpoints(bases)
+        removed_all = pl.concat([empty_ledger(), *ledgers], how="vertical_relaxed")
+        check_partition(frame[ID], current, removed_all, "the run")
+        write_parquet(current, run_dir.curated)
+        write_parquet(removed_all, run_dir.removed)
+        report = build_report(config, read, frame, current, removed_all, records, time.time() - started)
+        write_json(build_manifest(config, input_hash, read.source), run_dir.manifest)
+        write_json(report, run_dir.report)
+        return EngineOutput(current, removed_all, report, run_dir, records)
+
+    def _run_stage(self, index: int, stage, df: pl.DataFrame, key: str, run_dir: RunDir):
+        loaded = run_dir.load_checkpoint(index, stage.label, key)
+        self.observer.stage_started(index, stage.label, df.height, resumed=loaded is not None)
+        if loaded is not None:
+            kept, removed, stats = loaded
+            stats = {**stats, "resumed": True}
+            self.observer.stage_finished(index, stage.label, stats)
+            return kept, removed, stats
+        missing = stage.requires - set(df.columns)
+        if missing:
+            from curate.errors import StageError
+
+            raise StageError(f"stage '{stage.label}' needs columns {sorted(missing)}; the data has {df.columns}",
+                             hint="add a stage that makes them earlier, or map them with input.*")
+        ctx = RunContext(seed=self.config.seed, artifacts_dir=run_dir.artifacts(index, stage.label),
+                         progress=self.observer.progress)
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = stage.apply(df, ctx)
+        stats = {
+            "rows_in": df.height,
+            "rows_out": result.kept.height,
+            "removed": result.removed.height,
+            "seconds": round(time.perf_counter() - wall, 4),
+            "cpu_seconds": round(time.process_time() - cpu, 4),
+            **result.stats,
+            "resumed": False,
+        }
+        check_partition(df[ID], result.kept, result.removed, f"stage '{stage.label}'")
+        removed = pl.concat([empty_ledger(), result.removed.select(empty_ledger().columns)], how="vertical_relaxed")
+        run_dir.save_checkpoint(index, stage.label, key, result.kept, removed, stats)
+        self.observer.stage_finished(index, stage.label, stats)
+        return result.kept, removed, stats

@@ -1,0 +1,1 @@
+"""Run reports: manifest.json, report.json (and report.html)."""

@@ -1,0 +1,44 @@
+"""report.json: the funnel, per-stage stats, and removals by reason."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from curate.config import PipelineConfig
+    from curate.engine.local import StageRecord
+    from curate.io.readers import ReadResult
+
+
+def _pct(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 2) if whole else 0.0
+
+
+def build_report(config: PipelineConfig, read: ReadResult, frame: pl.DataFrame, curated: pl.DataFrame,
+                 removed: pl.DataFrame, records: list[StageRecord], seconds: float) -> dict[str, Any]:
+    """The run's numbers; every figure the HTML report shows comes from here."""
+    total = frame.height
+    empty = int((removed["reason"] == "empty_text").sum())
+    funnel = [{"stage": "input", "type": "input", "rows_in": total, "rows_out": total - empty,
+               "removed": empty, "kept_pct": _pct(total - empty, total)}]
+    for record in records:
+        stats = record.stats
+        funnel.append({
+            "stage": record.label, "type": record.type,
+            "rows_in": stats["rows_in"], "rows_out": stats["rows_out"], "removed": stats["removed"],
+            "kept_pct": _pct(stats["rows_out"], total),
+            "seconds": stats["seconds"], "cpu_seconds": stats["cpu_seconds"], "resumed": stats["resumed"],
+            "stats": {k: v for k, v in stats.items()
+                      if k not in {"rows_in", "rows_out", "removed", "seconds", "cpu_seconds", "resumed"}},
+        })
+    reasons = removed.group_by("stage", "reason", maintain_order=True).len().rows(named=True)
+    return {
+        "name": config.name,
+        "input": {"source": read.source, "rows": total, "quarantined": len(read.bad_rows), "empty_text": empty},
+        "funnel": funnel,
+        "removed_by_reason": [{"stage": r["stage"], "reason": r["reason"], "rows": r["len"]} for r in reasons],
+        "totals": {"rows_in": total, "rows_kept": curated.height, "rows_removed": removed.height,
+                   "kept_pct": _pct(curated.height, total), "seconds": round(seconds, 3)},
+    }

@@ -1,0 +1,1 @@
+"""Curation stages, one per module; each registers itself with :func:`curate.registry.register`."""

@@ -1,0 +1,33 @@
+"""Shared fixtures: offline model loading, a tmp run folder, and the shared data sets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data, or skip when this checkout has none (a user's fresh clone)."""
+    if not SHARED_DATA.exists():
+        pytest.skip(f"shared data sets not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def small_frame() -> pl.DataFrame:
+    """A few texts with exact and normalisation-level duplicates."""
+    return pl.DataFrame({
+        "id": [f"r{i}" for i in range(8)],
+        "text": ["Hello world", "hello   WORLD", "Something else", "Ｈｅｌｌｏ world", "unique one",
+                 "Something else", "another text here", "unique one"],
+        "label": [0, 0, 1, 0, 1, 1, 0, 1],
+    })
