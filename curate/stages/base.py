@@ -68,6 +68,12 @@ class RunContext:
     meter: Any = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("curate"))
 
+    def embeddings(self, df: pl.DataFrame, config: Any) -> Any:
+        """Embeddings of ``df`` for an :class:`curate.embed.EmbedderConfig` (float32, L2-normalised)."""
+        from curate.embed import embed_frame
+
+        return embed_frame(df, config)
+
     def artifact_path(self, name: str) -> Path | None:
         """Where a stage may write the artefact ``name``; ``None`` when the run keeps none."""
         if self.artifacts_dir is None:
