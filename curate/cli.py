@@ -70,10 +70,10 @@ def _fail(exc: Exception) -> None:
     if _state["debug"]:
         raise exc
     if isinstance(exc, CurateError):
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
     else:
         err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
-                          highlight=False)
+                          highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 

@@ -180,7 +180,7 @@ def _read_csv(path: Path, config: InputConfig, fmt: str) -> tuple[pl.DataFrame, 
         header, body = [f"column_{i + 1}" for i in range(width or 0)], rows
     if not body:
         raise InputError(f"input file {path} has a header but no rows", hint="point input.path at a file with data")
-    columns = {name: pl.Series(name, values, dtype=pl.String) for name, values in zip(_unique(header), zip(*body))}
+    columns = {name: pl.Series(name, values, dtype=pl.String) for name, values in zip(_unique(header), zip(*body, strict=True), strict=True)}
     frame = pl.DataFrame(columns)
     return _infer_numbers(frame), bad
 

@@ -31,15 +31,12 @@ class ExactDedupConfig(StageConfig):
         return self
 
 
-def keeper_order(df: pl.DataFrame, keep: str, keep_column: str | None, position: str) -> list[pl.Expr]:
+def keeper_order(keep: str, keep_column: str | None, position: str, rows: int) -> list[pl.Expr]:
     """Sort keys that put the row to keep first in each group (ties go to the earliest row)."""
     if keep == "longest":
         return [-pl.col(TEXT).str.len_chars().cast(pl.Int64), pl.col(position)]
     if keep == "max":
-        if keep_column not in df.columns:
-            raise StageError(f"keep_column '{keep_column}' not found; columns are: {', '.join(df.columns)}",
-                             hint="set keep_column to one of them")
-        return [pl.col(keep_column).rank("ordinal", descending=True).fill_null(len(df) + 1), pl.col(position)]
+        return [pl.col(keep_column).rank("ordinal", descending=True).fill_null(rows + 1), pl.col(position)]
     return [pl.col(position)]
 
 
@@ -53,14 +50,17 @@ class ExactDedup(Stage):
     def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
         """Keep one row per normalised-text group; the others go to the ledger."""
         cfg = self.config
+        if cfg.keep_column is not None and cfg.keep_column not in df.columns:
+            raise StageError(f"keep_column '{cfg.keep_column}' not found; columns are: {', '.join(df.columns)}",
+                             hint="set keep_column to one of them")
         normalized = normalize(df[TEXT].fill_null(""), cfg.normalize)
         column = plh.col(TEXT).nchash
         hash_expr = column.xxh3_128() if cfg.hash_bits == 128 else column.xxh3_64()
         hashed = normalized.to_frame(TEXT).select(hash_expr).to_series()
-        work = df.select(ID, TEXT, *([cfg.keep_column] if cfg.keep_column in df.columns else [])).with_columns(
+        work = df.select(ID, TEXT, *([cfg.keep_column] if cfg.keep_column else [])).with_columns(
             _hash=hashed, _pos=pl.int_range(pl.len(), dtype=pl.Int64)
         )
-        order = keeper_order(work, cfg.keep, cfg.keep_column, "_pos")
+        order = keeper_order(cfg.keep, cfg.keep_column, "_pos", df.height)
         groups = work.with_columns(
             _keeper=pl.col(ID).sort_by(order).first().over("_hash"),
             _keeper_pos=pl.col("_pos").sort_by(order).first().over("_hash"),

@@ -1,0 +1,73 @@
+"""Pipeline validation: every error with its YAML path, 'did you mean' for unknown names."""
+
+from __future__ import annotations
+
+import pytest
+
+from curate.config import PipelineConfig, load_config, validate_config
+from curate.errors import ConfigError
+from curate.stages.exact_dedup import ExactDedupConfig
+
+
+def test_valid_pipeline_round_trips():
+    config = validate_config({"name": "x", "input": {"path": "data.jsonl"}, "stages": [{"type": "exact_dedup", "keep": "longest"}]})
+    assert isinstance(config.stages[0], ExactDedupConfig)
+    assert config.stages[0].keep == "longest"
+    assert validate_config(config.model_dump(mode="json")) == config
+
+
+def test_every_error_is_reported_with_its_path():
+    with pytest.raises(ConfigError) as info:
+        validate_config({
+            "input": {"path": "d.jsonl", "on_bad_rows": "ignore"},
+            "stages": [{"type": "exact_dedup"}, {"type": "exact_dedup", "hash_bits": 32}, {"type": "exact_dedup", "keep": "max"}],
+            "seed": -1,
+        })
+    issues = info.value.issues
+    assert any(i.startswith("input.on_bad_rows:") for i in issues)
+    assert any(i.startswith("stages[1].hash_bits:") for i in issues)
+    assert any(i.startswith("stages[2]:") and "keep_column" in i for i in issues)
+    assert any(i.startswith("seed:") and "greater than or equal to 0" in i for i in issues)
+    assert len(issues) == 4
+
+
+def test_unknown_stage_and_key_get_did_you_mean():
+    with pytest.raises(ConfigError) as info:
+        validate_config({"input": {"path": "d.jsonl", "txt": "body"}, "stages": [{"type": "exact_dedupe"}, {"type": "exact_dedup", "keeep": "first"}]})
+    issues = "\n".join(info.value.issues)
+    assert "stages[0].type: unknown stage type 'exact_dedupe'; did you mean 'exact_dedup'?" in issues
+    assert "stages[1].keeep: unknown key; did you mean 'keep'?" in issues
+    assert "input.txt: unknown key; did you mean 'text'?" in issues
+
+
+def test_stage_without_type_and_missing_input_key():
+    with pytest.raises(ConfigError) as info:
+        validate_config({"input": {"path": "a", "dataset": "tweets"}, "stages": [{"keep": "first"}]})
+    issues = "\n".join(info.value.issues)
+    assert "stages[0]: each stage needs a 'type'" in issues
+    assert "input: set only one of input.path or input.dataset" in issues
+
+
+def test_yaml_file_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("input: {path: x\nstages: [")
+    with pytest.raises(ConfigError, match="not valid YAML at line"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "missing.yaml")
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("just a string")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_config(scalar)
+
+
+def test_python_models_without_yaml():
+    config = PipelineConfig(input={"path": "d.csv"}, stages=[ExactDedupConfig(keep="longest"), {"type": "exact_dedup"}])
+    assert [s.type for s in config.stages] == ["exact_dedup", "exact_dedup"]
+    assert config.run_dir.name == "run"
+    assert config.fingerprint() == PipelineConfig(input={"path": "d.csv"}, stages=[ExactDedupConfig(keep="longest"), ExactDedupConfig()]).fingerprint()
+
+
+def test_unknown_encoding_is_rejected():
+    with pytest.raises(ConfigError, match="unknown encoding 'latin-9000'"):
+        validate_config({"input": {"path": "a.csv", "encoding": "latin-9000"}})

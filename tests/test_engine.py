@@ -1,0 +1,163 @@
+"""The local engine: run directory, invariant, resume, invalidation, crash safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import curate
+from curate.engine.local import LocalEngine
+from curate.errors import StageError
+from curate.registry import _STAGES
+from curate.schema import make_ledger
+from curate.stages.base import Stage, StageConfig, StageResult
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _config(tmp_path, stages, name="t"):
+    return {"name": name, "stages": stages, "output": {"dir": str(tmp_path / "runs")}}
+
+
+def _frame(n=200):
+    return pl.DataFrame({"text": [f"document number {i % 150}" for i in range(n)], "n": list(range(n))})
+
+
+def test_run_directory_layout_and_report(tmp_path):
+    result = curate.run(_config(tmp_path, [{"type": "exact_dedup"}, {"type": "exact_dedup", "name": "again"}]), data=_frame())
+    root = result.run_dir
+    for name in ["curated.parquet", "removed.parquet", "manifest.json", "report.json", "stages/00-input.parquet",
+                 "stages/01-exact_dedup.parquet", "stages/01-exact_dedup.done", "stages/02-again.done"]:
+        assert (root / name).exists(), name
+    report = json.loads((root / "report.json").read_text())
+    assert [f["stage"] for f in report["funnel"]] == ["input", "exact_dedup", "again"]
+    assert report["funnel"][1]["rows_in"] == 200 and report["funnel"][1]["rows_out"] == 150
+    assert report["funnel"][1]["cpu_seconds"] >= 0 and report["funnel"][1]["seconds"] >= 0
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["config_hash"] and manifest["input"]["content_hash"] and manifest["versions"]["polars"]
+    ledger = pl.read_parquet(root / "removed.parquet")
+    assert ledger.height == 50 and set(ledger["reason"]) == {"exact_duplicate"}
+    assert pl.read_parquet(root / "curated.parquet")["n"].to_list() == list(range(150))
+
+
+def test_rerun_resumes_and_config_change_invalidates(tmp_path):
+    stages = [{"type": "exact_dedup"}, {"type": "exact_dedup", "name": "second", "keep": "longest"}]
+    first = curate.run(_config(tmp_path, stages), data=_frame())
+    assert [f.get("resumed") for f in first.report["funnel"][1:]] == [False, False]
+    again = curate.run(_config(tmp_path, stages), data=_frame())
+    assert [f["resumed"] for f in again.report["funnel"][1:]] == [True, True]
+    assert again.curated.equals(first.curated) and again.removed.equals(first.removed)
+    stages[1]["hash_bits"] = 128
+    changed = curate.run(_config(tmp_path, stages), data=_frame())
+    assert [f["resumed"] for f in changed.report["funnel"][1:]] == [True, False]
+    stages[0]["normalize"] = {"lowercase": False}
+    changed = curate.run(_config(tmp_path, stages), data=_frame())
+    assert [f["resumed"] for f in changed.report["funnel"][1:]] == [False, False]
+    other_input = curate.run(_config(tmp_path, stages), data=_frame(201))
+    assert [f["resumed"] for f in other_input.report["funnel"][1:]] == [False, False]
+
+
+def test_removed_stage_checkpoints_are_pruned(tmp_path):
+    curate.run(_config(tmp_path, [{"type": "exact_dedup"}, {"type": "exact_dedup", "name": "b"}]), data=_frame())
+    result = curate.run(_config(tmp_path, [{"type": "exact_dedup"}]), data=_frame())
+    assert sorted(p.name for p in (result.run_dir / "stages").iterdir()) == [
+        "00-input.parquet", "01-exact_dedup.done", "01-exact_dedup.parquet", "01-exact_dedup.removed.parquet"]
+
+
+class LosingConfig(StageConfig):
+    type: str = "losing"
+
+
+class LosingStage(Stage):
+    """Breaks the contract: drops a row without a ledger entry."""
+
+    name = "losing"
+    Config = LosingConfig
+
+    def apply(self, df, ctx):
+        return StageResult(kept=df.slice(1), removed=make_ledger([], self.name, "x"))
+
+
+def test_a_stage_that_loses_a_row_fails_loudly(tmp_path, monkeypatch):
+    monkeypatch.setitem(_STAGES, "losing", LosingStage)
+    config = curate.PipelineConfig(stages=[LosingConfig()], output={"dir": str(tmp_path)})
+    with pytest.raises(StageError, match=r"stage 'losing' broke the no-loss invariant: 199 kept \+ 0 removed != 200 in"):
+        LocalEngine(config).run(_frame())
+
+
+SLOW_STAGE_SCRIPT = textwrap.dedent('''
+    import os, sys, time
+    from typing import Literal
+    import curate
+    from curate.registry import register
+    from curate.stages.base import Stage, StageConfig
+
+    class NapConfig(StageConfig):
+        type: Literal["nap"] = "nap"
+
+    @register("nap")
+    class Nap(Stage):
+        Config = NapConfig
+
+        def apply(self, df, ctx):
+            if os.environ.get("CURATE_TEST_HANG"):
+                open(os.environ["CURATE_TEST_HANG"], "w").close()
+                time.sleep(600)
+            return curate.registry.get_stage("exact_dedup")(curate.registry.get_stage("exact_dedup").Config()).apply(df, ctx)
+
+    out = sys.argv[1]
+    curate.run({"name": "k", "input": {"path": sys.argv[2]},
+                "stages": [{"type": "exact_dedup", "normalize": {"lowercase": False}}, {"type": "nap"},
+                           {"type": "exact_dedup", "name": "last", "normalize": {"strip_punctuation": True}}],
+                "output": {"dir": out}})
+''')
+
+
+@pytest.mark.slow
+def test_sigkill_mid_stage_then_rerun_is_byte_identical(tmp_path):
+    data = tmp_path / "d.jsonl"
+    pl.DataFrame({"text": [f"Doc {i % 300}{'!' * (i % 3)}" for i in range(3000)]}).write_ndjson(data)
+    script = tmp_path / "run.py"
+    script.write_text(SLOW_STAGE_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, str(script), str(tmp_path / "clean"), str(data)], check=True, env=env)
+    marker = tmp_path / "hanging"
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "killed"), str(data)],
+                            env={**env, "CURATE_TEST_HANG": str(marker)})
+    deadline = time.time() + 120
+    while not marker.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the stage never started"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed = tmp_path / "killed" / "k"
+    assert (killed / "stages" / "01-exact_dedup.done").exists()
+    assert not (killed / "stages" / "02-nap.done").exists()
+    assert not (killed / "curated.parquet").exists()
+    subprocess.run([sys.executable, str(script), str(tmp_path / "killed"), str(data)], check=True, env=env)
+    report = json.loads((killed / "report.json").read_text())
+    assert [f.get("resumed") for f in report["funnel"][1:]] == [True, False, False]
+    for name in ["curated.parquet", "removed.parquet"]:
+        assert (killed / name).read_bytes() == (tmp_path / "clean" / "k" / name).read_bytes(), name
+
+
+def test_explain(tmp_path):
+    df = pl.DataFrame({"id": ["a", "b", "c"], "text": ["Same text", "same  TEXT", "other"]})
+    result = curate.run(_config(tmp_path, [{"type": "exact_dedup"}]), data=df.with_columns())
+    from curate.explain import explain_row
+
+    info = explain_row(result.run_dir, "b")
+    assert info["status"] == "removed" and info["reason"] == "exact_duplicate" and info["duplicate_of"] == "a"
+    assert info["row"]["text"] == "same  TEXT" and info["duplicate_of_row"]["text"] == "Same text"
+    assert explain_row(result.run_dir, "c")["status"] == "kept"
+    with pytest.raises(curate.InputError, match="id 'zzz' is not in run"):
+        explain_row(result.run_dir, "zzz")
