@@ -39,6 +39,12 @@ def test_normalize_keeps_nulls_and_non_ascii_order():
     assert normalize(texts, NormalizeConfig()).to_list() == ["ab", None, "ab", "dž x"]
 
 
+def test_whitespace_collapse_equals_the_plain_regex():
+    texts = pl.Series(["a\u00a0\u2003 b\n\tc", " lead and trail ", "one two", "x\r\ny", "tab\tonly", ""])
+    config = NormalizeConfig(nfkc=False, lowercase=False)
+    assert normalize(texts, config).to_list() == texts.str.replace_all(r"\s+", " ").str.strip_chars().to_list()
+
+
 @pytest.mark.parametrize("bits", [64, 128])
 def test_hash_widths_find_the_same_groups(bits):
     df = _frame(["x", "y", "X ", "z", "y"])

@@ -132,6 +132,10 @@ class LocalEngine:
         write_json(report, run_dir.report)
         return EngineOutput(current, removed_all, report, run_dir, records)
 
+    def execute(self, stage, df: pl.DataFrame, ctx: RunContext):
+        """Apply one stage to ``df``; the Ray engine overrides only this."""
+        return stage.apply(df, ctx)
+
     def _run_stage(self, index: int, stage, df: pl.DataFrame, key: str, run_dir: RunDir):
         loaded = run_dir.load_checkpoint(index, stage.label, key)
         self.observer.stage_started(index, stage.label, df.height, resumed=loaded is not None)
@@ -149,7 +153,7 @@ class LocalEngine:
         ctx = RunContext(seed=self.config.seed, artifacts_dir=run_dir.artifacts(index, stage.label),
                          progress=self.observer.progress)
         wall, cpu = time.perf_counter(), time.process_time()
-        result = stage.apply(df, ctx)
+        result = self.execute(stage, df, ctx)
         stats = {
             "rows_in": df.height,
             "rows_out": result.kept.height,
