@@ -14,7 +14,7 @@ from curate.config import PipelineConfig, config_hash
 from curate.engine.invariants import check_partition
 from curate.engine.observer import RunObserver
 from curate.engine.rundir import RunDir
-from curate.errors import InputError
+from curate.errors import InputError, StageError
 from curate.io.readers import ReadResult, content_ids, read_input
 from curate.io.writers import write_json, write_jsonl, write_parquet
 from curate.registry import get_stage
@@ -146,8 +146,6 @@ class LocalEngine:
             return kept, removed, stats
         missing = stage.requires - set(df.columns)
         if missing:
-            from curate.errors import StageError
-
             raise StageError(f"stage '{stage.label}' needs columns {sorted(missing)}; the data has {df.columns}",
                              hint="add a stage that makes them earlier, or map them with input.*")
         ctx = RunContext(seed=self.config.seed, artifacts_dir=run_dir.artifacts(index, stage.label),
