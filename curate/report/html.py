@@ -50,11 +50,17 @@ def num(path: tuple | None, value: Any, suffix: str = "") -> str:
     """A number on the page, tagged with its report.json key path and raw value."""
     if value is None:
         return "–"
-    if path is None or isinstance(value, str):
-        return escape(str(value))
+    if isinstance(value, str):
+        return escape(value)
+    if path is None:
+        return _fmt(value) + escape(suffix)
     raw = json.dumps(value)
     return (f'<span class="num" data-path="{escape(".".join(map(str, path)))}" data-value="{escape(raw)}">'
             f'{_fmt(value)}{escape(suffix)}</span>')
+
+
+def _at(base: tuple | None, *keys: str | int) -> tuple | None:
+    return None if base is None else base + keys
 
 
 def found(item: Found, suffix: str = "") -> str:
@@ -103,49 +109,53 @@ def removed_section(report: dict[str, Any], views: dict[str, Any]) -> str:
     table = _table(["stage", "reason", "rows"], [
         [escape(r["stage"]), escape(r["reason"]), num(("removed_by_reason", i, "rows"), r["rows"])]
         for i, r in enumerate(reasons)], numeric={2})
-    parts = ["<h2>Removed rows</h2>", table]
-    for i, group in enumerate(views.get("samples", [])):
-        base = ("views", "samples", i)
+    return "<h2>Removed rows</h2>" + table + samples_html(views.get("samples", []))
+
+
+def samples_html(samples: list[dict[str, Any]], root: tuple | None = ("views", "samples")) -> str:
+    """A table of example removed rows for each (stage, reason)."""
+    parts = []
+    for i, group in enumerate(samples):
+        base = _at(root, i)
         parts.append(f"<h3>{escape(group['stage'])}: {escape(group['reason'])} "
-                     f"({num(base + ('rows',), group['rows'])} rows, {len(group['examples'])} shown)</h3>")
+                     f"({num(_at(base, 'rows'), group['rows'])} rows, {len(group['examples'])} shown)</h3>")
         parts.append(_table(["id", "text", "score", "duplicate of", "detail"], [
             [f'<span class="id">{escape(e["id"])}</span>', _text(e["text"]),
-             num(base + ("examples", j, "score"), e["score"]), escape(e["duplicate_of"] or ""), escape(e["detail"] or "")]
+             num(_at(base, "examples", j, "score"), e["score"]), escape(e["duplicate_of"] or ""), escape(e["detail"] or "")]
             for j, e in enumerate(group["examples"])], numeric={2}))
     return "".join(parts)
 
 
-def clusters_section(views: dict[str, Any], title: str = "Largest duplicate clusters") -> str:
+def clusters_section(clusters: list[dict[str, Any]], root: tuple | None = ("views", "clusters")) -> str:
     """Each cluster's kept row beside the rows removed as its duplicates, with their similarity."""
-    clusters = views.get("clusters", [])
     if not clusters:
-        return f"<h2>{escape(title)}</h2>" + _note("No stage of this run recorded duplicates.")
-    parts = [f"<h2>{escape(title)}</h2>"]
+        return _note("No stage of this run recorded duplicates.")
+    parts = []
     for i, c in enumerate(clusters):
-        base = ("views", "clusters", i)
+        base = _at(root, i)
         removed = "".join(
             f'<div class="removed"><span class="id">{escape(r["id"])} · similarity '
-            f'{num(base + ("removed", j, "similarity"), r["similarity"])}</span>{_text(r["text"])}</div>'
+            f'{num(_at(base, "removed", j, "similarity"), r["similarity"])}</span>{_text(r["text"])}</div>'
             for j, r in enumerate(c["removed"]))
         parts.append(
             f'<div class="cluster" data-stage="{escape(c["stage"])}"><div><b>{escape(c["stage"])}</b>: '
-            f'{num(base + ("size",), c["size"])} rows, similarity {num(base + ("min_similarity",), c["min_similarity"])}'
-            f'–{num(base + ("max_similarity",), c["max_similarity"])}<div class="kept"><span class="id">kept '
+            f'{num(_at(base, "size"), c["size"])} rows, similarity {num(_at(base, "min_similarity"), c["min_similarity"])}'
+            f'–{num(_at(base, "max_similarity"), c["max_similarity"])}<div class="kept"><span class="id">kept '
             f'{escape(c["kept"]["id"])}</span>{_text(c["kept"]["text"])}</div></div><div>{removed}</div></div>')
     return "".join(parts)
 
 
-def scores_section(views: dict[str, Any]) -> str:
+def scores_section(scores: list[dict[str, Any]], root: tuple | None = ("views", "scores")) -> str:
     """A histogram per quality-score column, kept vs removed, with the threshold marked."""
-    scores = views.get("scores", [])
     if not scores:
-        return "<h2>Quality scores</h2>" + _note("This run has no quality-score columns (q_*).")
-    parts = ["<h2>Quality scores</h2>", '<div class="charts">']
+        return _note("This run has no quality-score columns (q_*).")
+    parts = ['<div class="charts">']
     for i, hist in enumerate(scores):
-        base = ("views", "scores", i)
+        base = _at(root, i)
+        side = f"{hist['side']} removed" if hist["side"] else "not in the stage config"
         parts.append(f"<div>{svg.histogram_chart(hist, f'scores-{i}', hist['column'])}<br>"
-                     f"stage {escape(str(hist['stage']))}, {num(base + ('rows',), hist['rows'])} rows, threshold "
-                     f"{num(base + ('threshold',), hist['threshold'])} ({escape(str(hist['side'] or 'unknown'))} removed)</div>")
+                     f"stage {escape(str(hist['stage']))}, {num(_at(base, 'rows'), hist['rows'])} rows, threshold "
+                     f"{num(_at(base, 'threshold'), hist['threshold'])} ({escape(side)})</div>")
     return "".join(parts) + "</div>"
 
 
@@ -195,8 +205,10 @@ def render_html(report: dict[str, Any]) -> str:
                                               ("seconds", "seconds", "")))
     source = escape(str(report.get("input", {}).get("source", "")))
     body = "".join([f"<h1>curate run: {escape(report['name'])}</h1><p class=\"id\">input {source}</p>{kpis}",
-                    funnel_section(report), removed_section(report, views), clusters_section(views),
-                    scores_section(views), energy_section(report, views)])
+                    funnel_section(report), removed_section(report, views),
+                    "<h2>Largest duplicate clusters</h2>", clusters_section(views.get("clusters", [])),
+                    "<h2>Quality scores</h2>", scores_section(views.get("scores", [])),
+                    energy_section(report, views)])
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>curate report: '
             f'{escape(report["name"])}</title><style>{STYLE}</style></head><body>{body}</body></html>\n')
 
