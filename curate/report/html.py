@@ -230,7 +230,7 @@ def publish_report(run_dir: str | Path, refresh: bool = True) -> dict[str, Any]:
         A finished run directory.
     refresh : bool
         Recompute the views from the run's files; when False, reuse those report.json holds
-        (computing them only if it has none).
+        (computing them only if it has none). The energy totals always follow the funnel.
 
     Returns
     -------
@@ -243,8 +243,10 @@ def publish_report(run_dir: str | Path, refresh: bool = True) -> dict[str, Any]:
     if not rd.report.exists():
         raise InputError(f"{run_dir} has no report.json", hint="pass a run directory that `curate run` wrote")
     report = json.loads(rd.report.read_text())
-    if refresh or "views" not in report:
-        report["views"] = {**build_views(rd.root), "energy": energy_totals(report)}
+    views = build_views(rd.root) if refresh or "views" not in report else report["views"]
+    views = {**views, "energy": energy_totals(report)}
+    if views != report.get("views"):
+        report["views"] = views
         write_json(report, rd.report)
     with atomic_write(rd.root / "report.html", "w") as handle:
         handle.write(render_html(report))
