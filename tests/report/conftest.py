@@ -84,11 +84,16 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--hide-scrollbars", "--enable-logging=stderr", "--v=0"]
 
 
-def render(page: Path, screenshot: Path, size: str = "1200,1400") -> list[str]:
-    """Load ``page`` in headless Chromium, write a screenshot, return the page's console messages."""
+@pytest.fixture
+def render():
+    """``render(page, screenshot)``: load a page in headless Chromium, return its console messages."""
     binary = chromium_path()
     if binary is None:
         pytest.skip("chromium not installed (scripts/install-chromium.sh installs Debian's package)")
+    return lambda page, screenshot: _render(binary, page, screenshot)
+
+
+def _render(binary: str, page: Path, screenshot: Path, size: str = "1200,1400") -> list[str]:
     with tempfile.TemporaryDirectory() as profile:
         proc = subprocess.run([binary, *FLAGS, f"--user-data-dir={profile}", f"--window-size={size}",
                                f"--screenshot={screenshot}", page.resolve().as_uri()],

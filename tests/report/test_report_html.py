@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from curate.cli import app
 from curate.report.adapt import proxy_section, score_threshold, stage_energy
 from curate.report.html import publish_report
-from tests.report.conftest import render
 
 
 class PageParser(HTMLParser):
@@ -88,7 +87,7 @@ def test_numbers_on_the_page_are_the_numbers_in_the_json(scored_run):
     report, page = parse(scored_run)
     check_agreement(report, page)
     paths = {n["path"] for n in page.numbers}
-    for i, row in enumerate(report["funnel"]):
+    for i in range(len(report["funnel"])):
         assert {f"funnel.{i}.rows_in", f"funnel.{i}.rows_out", f"funnel.{i}.removed", f"funnel.{i}.kept_pct"} <= paths
     assert {f"totals.{k}" for k in ("rows_in", "rows_kept", "rows_removed", "kept_pct")} <= paths
     assert {f"removed_by_reason.{i}.rows" for i in range(len(report["removed_by_reason"]))} <= paths
@@ -180,7 +179,7 @@ def test_adapters_find_other_key_names():
     assert score_threshold({"type": "q", "keep": "first"}, "q_words") is None
 
 
-def test_page_renders_in_chromium_without_console_errors(scored_run, tmp_path):
+def test_page_renders_in_chromium_without_console_errors(scored_run, tmp_path, render):
     from PIL import Image
 
     shot = tmp_path / "report.png"
@@ -194,7 +193,7 @@ def test_page_renders_in_chromium_without_console_errors(scored_run, tmp_path):
     assert max(xs) - min(xs) > 100 and max(ys) - min(ys) > 40
 
 
-def test_console_errors_are_caught(tmp_path):
+def test_console_errors_are_caught(tmp_path, render):
     page = tmp_path / "bad.html"
     page.write_text("<html><body><script>console.error('broken page'); missing();</script></body></html>")
     console = render(page, tmp_path / "bad.png")
