@@ -90,6 +90,17 @@ class RunAudit:
         body = html.energy_section(self.report, views).replace("<h2>Energy and proxy training</h2>", "")
         return View("energy", body, {"stages": views.get("energy"), "proxy": self.report.get("proxy")})
 
+    def sweep_targets(self) -> list[str]:
+        """What :meth:`sweep` can sweep here: score columns, then similarity-based dedup stages.
+
+        A dedup stage qualifies when its ledger names the rows it duplicated with similarities
+        below 1 (exact dedup, whose scores are all 1, has no threshold to move).
+        """
+        similar = (self.ledger.filter(pl.col("duplicate_of").is_not_null() & pl.col("score").is_not_null())
+                   .group_by("stage", maintain_order=True).agg(pl.col("score").min())
+                   .filter(pl.col("score") < 1.0)["stage"].to_list())
+        return self.score_columns() + similar
+
     def sweep(self, target: str, thresholds: list[float] | np.ndarray | None = None, points: int = 50) -> View:
         """"Rows removed vs threshold" from the run's cached outputs, without recomputing anything.
 

@@ -110,3 +110,8 @@ def test_unknown_stage_and_non_run_folder(run, tmp_path):
         run.sweep("no_stage")
     with pytest.raises(InputError, match="not a finished run directory"):
         audit.load(tmp_path)
+
+
+def test_sweep_targets_skip_exact_dedup(run):
+    assert run.sweep_targets() == ["q_words"]
+    assert run.score_columns() == ["q_words"]
