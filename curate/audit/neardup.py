@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from curate.errors import require
+
 _MASK32 = np.uint64(0xFFFFFFFF)
 
 
@@ -66,12 +68,11 @@ def candidate_pairs(texts: pl.Series, num_perm: int = 64, bands: int = 16, k: in
 def removable_share(n: int, src: np.ndarray, dst: np.ndarray, jaccard: np.ndarray, threshold: float) -> tuple[float, int]:
     """``(rows - connected groups) / rows`` over pairs with estimated Jaccard at or above ``threshold``,
     and the number of groups of two or more rows."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
+    sparse = require("scipy.sparse", "minhash", "scipy")
+    csgraph = require("scipy.sparse.csgraph", "minhash", "scipy")
     keep = jaccard >= threshold
-    graph = coo_matrix((np.ones(int(keep.sum()), dtype=np.int8), (src[keep], dst[keep])), shape=(n, n))
-    count, labels = connected_components(graph, directed=False)
+    graph = sparse.coo_matrix((np.ones(int(keep.sum()), dtype=np.int8), (src[keep], dst[keep])), shape=(n, n))
+    count, labels = csgraph.connected_components(graph, directed=False)
     return round(float((n - count) / n), 6), int((np.bincount(labels) > 1).sum())
 
 

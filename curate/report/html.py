@@ -186,6 +186,7 @@ def energy_section(report: dict[str, Any], views: dict[str, Any]) -> str:
                                  errors=[a["accuracy_std"][1] for a in arms])
                  + svg.bar_chart(names, [a["macro_f1"][1] for a in arms], "macro-F1", "proxy-f1",
                                  errors=[a["macro_f1_std"][1] for a in arms]) + "</div>")
+    parts.append(break_even_chart(energy.get("kwh") if energy.get("stages") else None, arms))
     parts.append(_table(["arm", "accuracy", "± std", "macro-F1", "± std", "kWh", "gCO2eq", "seconds", "method",
                          "repetitions"],
                         [[escape(str(a["name"])), found(a["accuracy"]), found(a["accuracy_std"]), found(a["macro_f1"]),
@@ -193,6 +194,19 @@ def energy_section(report: dict[str, Any], views: dict[str, Any]) -> str:
                           escape(str(a["method"][1] or "–")), found(a["repetitions"])] for a in arms],
                         numeric={1, 2, 3, 4, 5, 6, 7, 9}))
     return "".join(parts)
+
+
+def break_even_chart(curation_kwh: float | None, arms: list[dict[str, Any]]) -> str:
+    """Cumulative energy over repeated trainings: full data vs curation once plus curated data."""
+    kwh = {a["name"]: a["kwh"][1] for a in arms}
+    full, curated = kwh.get("full"), kwh.get("curated")
+    if curation_kwh is None or not full or curated is None or curated >= full:
+        return ""
+    runs = list(range(max(5, 2 * math.ceil(curation_kwh / (full - curated)) + 1) + 1))
+    return svg.line_chart([("full data", runs, [n * full for n in runs]),
+                           ("curation + curated", runs, [curation_kwh + n * curated for n in runs])],
+                          "cumulative energy (kWh) vs training runs", "break-even", "training runs", "kWh",
+                          marker_x=curation_kwh / (full - curated))
 
 
 def render_html(report: dict[str, Any]) -> str:

@@ -109,7 +109,7 @@ def histogram_chart(hist: dict, chart_id: str, title: str) -> str:
         x = x_of(min(max(hist["threshold"], low), high))
         parts.append(f'<line class="threshold" x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{height - bottom}" stroke="{INK}" '
                      f'stroke-dasharray="4 3" data-threshold="{hist["threshold"]}"/>'
-                     f'<text x="{x + 4:.1f}" y="{top + 10}">threshold {hist["threshold"]:.4g}</text>')
+                     f'<text x="{x + 4:.1f}" y="{top + 22}">threshold {hist["threshold"]:.4g}</text>')
     return _svg(width, height, "".join(parts), chart_id, title)
 
 
@@ -123,8 +123,8 @@ def line_chart(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], t
     if not xs or not ys:
         parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">no data</text>')
         return _svg(width, height, "".join(parts), chart_id, title)
-    x_low, x_high, y_high = min(xs), max(xs), max(max(ys), 1)
-    plot_w, plot_h = width - left - 110, height - bottom - top
+    x_low, x_high, y_high = min(xs), max(xs), max(ys) or 1
+    plot_w, plot_h = width - left - 140, height - bottom - top
 
     def point(x: float, y: float) -> tuple[float, float]:
         return left + plot_w * (x - x_low) / ((x_high - x_low) or 1), height - bottom - plot_h * y / y_high
