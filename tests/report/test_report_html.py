@@ -206,3 +206,20 @@ def test_publish_report_needs_a_run(tmp_path):
 
     with pytest.raises(InputError, match="no report.json"):
         publish_report(tmp_path)
+
+
+def test_open_flags_open_the_report(scored_run, tmp_path, monkeypatch):
+    import webbrowser
+
+    opened = []
+    monkeypatch.setattr(webbrowser, "open", opened.append)
+    run = tmp_path / "run"
+    shutil.copytree(scored_run, run)
+    assert CliRunner().invoke(app, ["report", str(run), "--open"]).exit_code == 0
+    (tmp_path / "rows.jsonl").write_text('{"text": "one"}\n{"text": "one"}\n{"text": "two"}\n')
+    (tmp_path / "p.yaml").write_text(f"name: tiny\ninput: {{path: {tmp_path / 'rows.jsonl'}}}\n"
+                                     f"stages: [{{type: exact_dedup}}]\noutput: {{dir: {tmp_path / 'runs'}}}\n")
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "p.yaml"), "--open"])
+    assert result.exit_code == 0, result.output
+    assert opened == [(run / "report.html").resolve().as_uri(), (tmp_path / "runs" / "tiny" / "report.html").resolve().as_uri()]
+    assert Path(opened[1].removeprefix("file://")).exists()
