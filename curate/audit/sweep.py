@@ -30,7 +30,7 @@ def _grid(values: np.ndarray, thresholds: list[float] | np.ndarray | None, point
         return np.asarray(thresholds, dtype=np.float64)
     if len(values) == 0:
         return np.zeros(0)
-    return np.unique(np.quantile(values, np.linspace(0, 1, points)))
+    return np.unique(np.quantile(values, np.linspace(0, 1, points), method="nearest"))
 
 
 def count_removed(values: np.ndarray, thresholds: np.ndarray, side: str) -> np.ndarray:
