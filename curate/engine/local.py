@@ -18,6 +18,7 @@ from curate.errors import InputError, StageError
 from curate.io.readers import ReadResult, content_ids, read_input
 from curate.io.writers import write_json, write_jsonl, write_parquet
 from curate.registry import get_stage
+from curate.report.html import publish_report
 from curate.report.manifest import build_manifest
 from curate.report.summary import build_report
 from curate.schema import ID, TEXT, empty_ledger, make_ledger
@@ -130,6 +131,7 @@ class LocalEngine:
         report = build_report(config, read, frame, current, removed_all, records, time.time() - started)
         write_json(build_manifest(config, input_hash, read.source), run_dir.manifest)
         write_json(report, run_dir.report)
+        report = publish_report(run_dir.root)
         return EngineOutput(current, removed_all, report, run_dir, records)
 
     def execute(self, stage, df: pl.DataFrame, ctx: RunContext):
