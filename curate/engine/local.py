@@ -12,9 +12,9 @@ import polars as pl
 import xxhash
 
 from curate.config import PipelineConfig, config_hash
+from curate.energy import Budget, EnergyReading, Meter
 from curate.engine.invariants import check_partition
 from curate.engine.observer import RunObserver
-from curate.energy import Budget, EnergyReading, Meter
 from curate.engine.rundir import RunDir
 from curate.errors import InputError
 from curate.io.readers import ReadResult, content_ids, read_input

@@ -39,8 +39,8 @@ def paired_delta(y: np.ndarray, preds_a: np.ndarray, preds_b: np.ndarray, seed: 
     deltas_acc, deltas_f1 = [], []
     for start in range(0, resamples, 200):
         weights = rng.multinomial(n, np.full(n, 1.0 / n), size=min(200, resamples - start)).astype(np.float64)
-        acc_a, f1_a = zip(*(_scores(y, p, weights, classes) for p in preds_a))
-        acc_b, f1_b = zip(*(_scores(y, p, weights, classes) for p in preds_b))
+        acc_a, f1_a = zip(*(_scores(y, p, weights, classes) for p in preds_a), strict=True)
+        acc_b, f1_b = zip(*(_scores(y, p, weights, classes) for p in preds_b), strict=True)
         deltas_acc.append(np.mean(acc_b, axis=0) - np.mean(acc_a, axis=0))
         deltas_f1.append(np.mean(f1_b, axis=0) - np.mean(f1_a, axis=0))
     tail = 100 * (1 - confidence) / 2
