@@ -30,14 +30,24 @@ class MLPClassifier:
         self.batch_size, self.lr, self.validation = batch_size, lr, validation
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> MLPClassifier:
-        """Train until the validation loss stops improving for ``patience`` epochs."""
+        """Train until the validation loss stops improving for ``patience`` epochs (on one thread:
+        at this size thread start-up and spinning cost more than they give)."""
         torch = require("torch", "proxy", "torch")
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            self._fit(torch, np.require(X, np.float32, ["C", "W"]), y)
+        finally:
+            torch.set_num_threads(threads)
+        return self
+
+    def _fit(self, torch, X: np.ndarray, y: np.ndarray) -> None:
         torch.manual_seed(self.seed)
         generator = torch.Generator().manual_seed(self.seed)
         self.classes_, codes = np.unique(y, return_inverse=True)
         order = np.random.default_rng(self.seed).permutation(len(y))
         n_val = int(len(y) * self.validation) if len(y) >= 20 else 0
-        inputs, targets = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)), torch.from_numpy(codes)
+        inputs, targets = torch.from_numpy(X), torch.from_numpy(codes)
         val, train = torch.from_numpy(order[:n_val]), torch.from_numpy(order[n_val:])
         net = torch.nn.Sequential(torch.nn.Linear(X.shape[1], self.hidden), torch.nn.ReLU(),
                                   torch.nn.Linear(self.hidden, len(self.classes_)))
@@ -67,13 +77,12 @@ class MLPClassifier:
         if state is not None:
             net.load_state_dict(state)
         self.net_ = net.eval()
-        return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The most probable class of each row."""
         torch = require("torch", "proxy", "torch")
         with torch.no_grad():
-            logits = self.net_(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)))
+            logits = self.net_(torch.from_numpy(np.require(X, np.float32, ["C", "W"])))
         return self.classes_[logits.argmax(dim=1).numpy()]
 
 

@@ -61,7 +61,8 @@ def _labels(pool: pl.DataFrame, test: pl.DataFrame) -> tuple[pl.DataFrame, pl.Da
         test = test.with_columns(pl.col(LABEL).cast(labelled[LABEL].dtype, strict=False))
     test = test.filter(pl.col(LABEL).is_not_null())
     known = labelled[LABEL].unique()
-    missing = test[LABEL].unique().filter(~test[LABEL].unique().is_in(known.implode())).sort()
+    seen = test[LABEL].unique().sort()
+    missing = seen.filter(~seen.is_in(known.implode()))
     if len(missing):
         raise InputError(f"the test set has label(s) {missing.to_list()} that no training row has "
                          f"(training labels: {known.sort().to_list()})",
