@@ -158,13 +158,14 @@ class LocalEngine:
         if proxy is None:
             run_dir.test.unlink(missing_ok=True)
             return df, None
-        from curate.proxy import annotate_test, stratified_split
+        from curate.proxy import annotate_test, check_labels, stratified_split
 
         if proxy.test.input is None:
             df, test = stratified_split(df, proxy.test.split, self.config.seed)
         else:
             test_config = self.config.model_copy(update={"input": proxy.test.input})
             test, _ = split_empty(prepare_input(read_input(proxy.test.input), test_config))
+        check_labels(df, test)
         test = annotate_test(df, test, proxy.test)
         write_parquet(test, run_dir.test)
         self.observer.message(f"proxy test set: {test.height:,} rows set aside "

@@ -16,14 +16,14 @@ from curate.proxy.decontam import contamination
 from curate.proxy.models import MLPClassifier, make_model
 from curate.proxy.outcome import summarise
 from curate.proxy.split import stratified_split
-from curate.proxy.train import ARMS, CONTAMINATION, ProxyRun, train_arms
+from curate.proxy.train import ARMS, CONTAMINATION, ProxyRun, check_labels, train_arms
 from curate.schema import ID, TEXT
 
 if TYPE_CHECKING:
     from curate.config import ProxyTestConfig, ProxyTrainConfig
     from curate.energy import Budget, EnergyConfig, EnergyReading
 
-__all__ = ["ARMS", "CONTAMINATION", "MLPClassifier", "ProxyRun", "annotate_test", "contamination", "make_model",
+__all__ = ["ARMS", "CONTAMINATION", "MLPClassifier", "ProxyRun", "annotate_test", "check_labels", "contamination", "make_model",
            "run_proxy", "stratified_split", "summarise", "train_arms"]
 
 

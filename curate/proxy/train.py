@@ -51,7 +51,15 @@ class ProxyRun:
     stopped: str | None = None
 
 
-def _labels(pool: pl.DataFrame, test: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+def check_labels(pool: pl.DataFrame, test: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """The labelled training rows, the labelled test rows and the count of unlabelled training rows.
+
+    Raises
+    ------
+    InputError
+        When a set has no label column, the test set has a label no training row has, or
+        training has fewer than two labels.
+    """
     for name, frame in (("training", pool), ("test", test)):
         if LABEL not in frame.columns:
             raise InputError(f"proxy training needs labels, and the {name} set has no label column",
@@ -102,7 +110,7 @@ def train_arms(config: ProxyTrainConfig, energy: EnergyConfig, pool: pl.DataFram
     if CONTAMINATION in test.columns:
         contaminated = dict(test[CONTAMINATION].drop_nulls().value_counts().iter_rows())
         test = test.filter(pl.col(CONTAMINATION).is_null())
-    pool, test, unlabelled = _labels(pool, test)
+    pool, test, unlabelled = check_labels(pool, test)
     if test.height == 0:
         raise InputError("the test set is empty after decontamination", hint="give a larger test set")
     curated_idx = pool.with_row_index("_pos").filter(pl.col(ID).is_in(curated[ID].implode()))["_pos"].to_numpy()
