@@ -169,7 +169,7 @@ class LocalEngine:
         test = annotate_test(df, test, proxy.test)
         write_parquet(test, run_dir.test)
         self.observer.message(f"proxy test set: {test.height:,} rows set aside "
-                              f"({test['contamination'].is_not_null().sum():,} duplicate training rows)")
+                              f"({test['contamination'].is_not_null().sum():,} duplicates of training rows)")
         return df, test
 
     def _spend(self, budget: Budget, reading: EnergyReading, what: str) -> str | None:

@@ -132,7 +132,8 @@ def train_arms(config: ProxyTrainConfig, energy: EnergyConfig, pool: pl.DataFram
         rng = np.random.default_rng(seed_i)
         subsets = {"full": np.arange(pool.height), "curated": curated_idx,
                    "random": np.sort(rng.choice(pool.height, size=len(curated_idx), replace=False))}
-        for arm in ARMS:
+        shift = (seed_i - seed) % len(ARMS)  # rotate the arm order per seed: load drifts over time on shared machines
+        for arm in ARMS[shift:] + ARMS[:shift]:
             idx = subsets[arm]
             if np.unique(y_pool[idx]).size < 2:
                 raise InputError(f"the {arm} training set has fewer than two labels ({len(idx)} rows)",

@@ -35,7 +35,7 @@ def test_the_same_seed_gives_identical_accuracy(labelled, model):
     assert [(f.arm, f.seed, f.accuracy, f.macro_f1) for f in first.fits] == \
            [(f.arm, f.seed, f.accuracy, f.macro_f1) for f in second.fits]
     assert all(np.array_equal(a.predictions, b.predictions) for a, b in zip(first.fits, second.fits, strict=True))
-    assert [f.arm for f in first.fits] == ["full", "curated", "random"] * 2
+    assert [f.arm for f in first.fits] == ["full", "curated", "random", "curated", "random", "full"]
     assert all(f.accuracy > 0.6 for f in first.fits)  # the classes are learnable
     randoms = [f for f in first.fits if f.arm == "random"]
     assert all(f.rows == 120 for f in randoms)
