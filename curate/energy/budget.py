@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from curate.energy.config import BudgetConfig
@@ -47,6 +48,13 @@ class Budget:
             return BudgetStatus("warn", f"carbon budget {100 * used / limit:.0f}% used after {what} "
                                         f"({used:.3g} of {limit:.3g} {unit})")
         return BudgetStatus("ok")
+
+    def charge(self, reading: EnergyReading, what: str, notify: Callable[[str], None]) -> str | None:
+        """:meth:`spend`, passing warnings to ``notify``; the reason to stop when past the budget, else ``None``."""
+        status = self.spend(reading, what)
+        if status.state != "ok":
+            notify(status.message)
+        return status.message if status.state == "exceeded" else None
 
     def to_dict(self) -> dict:
         """The budget, what was used, and whether and why the run stopped."""

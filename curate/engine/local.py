@@ -130,7 +130,7 @@ class LocalEngine:
             ledgers.append(removed)
             records.append(StageRecord(index, stage.label, stage.name, stats, removed))
             if "energy" in stats and not stats["resumed"]:
-                stopped = self._spend(budget, EnergyReading(**stats["energy"]), f"stage '{stage.label}'")
+                stopped = budget.charge(EnergyReading(**stats["energy"]), f"stage '{stage.label}'", self.observer.message)
                 if stopped:
                     break
         if stopped is None:
@@ -171,13 +171,6 @@ class LocalEngine:
         self.observer.message(f"proxy test set: {test.height:,} rows set aside "
                               f"({test['contamination'].is_not_null().sum():,} duplicates of training rows)")
         return df, test
-
-    def _spend(self, budget: Budget, reading: EnergyReading, what: str) -> str | None:
-        """Charge ``reading`` to the budget; warn near it; the reason to stop when past it."""
-        status = budget.spend(reading, what)
-        if status.state != "ok":
-            self.observer.message(status.message)
-        return status.message if status.state == "exceeded" else None
 
     def _proxy(self, pool: pl.DataFrame, curated: pl.DataFrame, test: pl.DataFrame, records: list[StageRecord],
                budget: Budget, index: int) -> dict[str, Any]:

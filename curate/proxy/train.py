@@ -127,8 +127,11 @@ def train_arms(config: ProxyTrainConfig, energy: EnergyConfig, pool: pl.DataFram
         features = meter.reading_
     X_pool, X_test = X[: pool.height], X[pool.height:]
     fits: list[FitResult] = []
-    stopped = None
+    budget = budget or Budget(None)
+    stopped = budget.charge(features, "proxy embeddings", message) if features is not None else None
     for seed_i in range(seed, seed + config.seeds):
+        if stopped:
+            break
         rng = np.random.default_rng(seed_i)
         subsets = {"full": np.arange(pool.height), "curated": curated_idx,
                    "random": np.sort(rng.choice(pool.height, size=len(curated_idx), replace=False))}
@@ -146,13 +149,7 @@ def train_arms(config: ProxyTrainConfig, energy: EnergyConfig, pool: pl.DataFram
             detail = {"epochs": model.epochs_, "best_epoch": model.best_epoch_} if hasattr(model, "epochs_") else {}
             fits.append(FitResult(arm, seed_i, len(idx), accuracy, macro_f1, predictions,
                                   total.per(repetitions), detail))
-            if budget is not None:
-                status = budget.spend(total, f"proxy training ({arm}, seed {seed_i})")
-                if status.state == "warn":
-                    message(status.message)
-                if status.state == "exceeded":
-                    stopped = status.message
-                    break
-        if stopped:
-            break
+            stopped = budget.charge(total, f"proxy training ({arm}, seed {seed_i})", message)
+            if stopped:
+                break
     return ProxyRun(fits, y_test, test.height, contaminated, unlabelled, features, stopped)

@@ -34,3 +34,11 @@ def test_emission_budget_and_no_budget():
 def test_a_budget_needs_a_limit():
     with pytest.raises(ValidationError, match="budget.kwh"):
         BudgetConfig()
+
+
+def test_charge_passes_warnings_on_and_returns_the_reason_to_stop():
+    budget, said = Budget(BudgetConfig(kwh=1.0)), []
+    assert budget.charge(_reading(0.5), "a", said.append) is None and said == []
+    assert budget.charge(_reading(0.4), "b", said.append) is None and len(said) == 1
+    reason = budget.charge(_reading(0.2), "c", said.append)
+    assert reason.startswith("carbon budget exceeded after c") and said[-1] == reason

@@ -109,3 +109,11 @@ def test_outcome_has_every_arm_and_the_headline(labelled):
     assert forecast["samples_ratio"] == 0.5 and forecast["kwh_saved"] == 500.0
     assert forecast["break_even_runs"] == pytest.approx(1e-6 / 500.0)
     assert "samples x epochs" in forecast["assumption"]
+
+
+def test_the_embedding_step_counts_against_the_budget(labelled):
+    pool, curated, test = _split(labelled)
+    config = ProxyTrainConfig(model="logreg", embed=EmbedderConfig(embedder="column", column="vec"), **FAST)
+    run = train_arms(config, ENERGY, pool, curated, test, seed=0, budget=Budget(BudgetConfig(kwh=1e-12)))
+    assert run.fits == [] and run.stopped.startswith("carbon budget exceeded after proxy embeddings")
+    assert run.features.kwh > 0 and run.features.method in {"measured", "estimated"}
