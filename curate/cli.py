@@ -63,6 +63,8 @@ def funnel_table(report: dict[str, Any]) -> Table:
     totals = report["totals"]
     table.caption = (f"kept {totals['rows_kept']:,} of {totals['rows_in']:,} rows ({totals['kept_pct']:.1f}%) "
                      f"in {totals['seconds']:.1f} s")
+    if totals.get("rows_test"):
+        table.caption += f"; {totals['rows_test']:,} rows set aside as the proxy's test set"
     energy = totals.get("curation_energy")
     if energy:
         table.caption += f"; curation used {_kwh(energy['kwh'])}, {energy['gco2eq']:.3g} gCO2eq ({energy['method']})"
