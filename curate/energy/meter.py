@@ -137,9 +137,11 @@ class Meter:
         self._cpu = cpu_seconds()
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, exc_type: Any, *exc_info: Any) -> None:
         self.tracker_.stop()
         cpu = cpu_seconds() - self._cpu
+        if exc_type is not None:
+            return  # the block failed: no reading, and its error goes on unmasked
         data = getattr(self.tracker_, "final_emissions_data", None)
         if data is None:
             raise CurateError("the energy meter (CodeCarbon) did not return a reading",

@@ -67,3 +67,11 @@ def test_readings_add_and_divide():
     per = a.per(4)
     assert (per.kwh, per.cpu_seconds, per.repetitions) == (0.5, 0.5, 4)
     assert (EnergyReading.zero() + a).method == MEASURED
+
+
+def test_an_error_in_the_block_is_not_masked():
+    meter = Meter(EnergyConfig(measure_power_secs=0.1))
+    with pytest.raises(ZeroDivisionError):
+        with meter:
+            1 / 0  # noqa: B018
+    assert meter.reading_ is None
