@@ -122,6 +122,9 @@ class LocalEngine:
         bases = set()
         budget = Budget(config.budget)
         stopped = None
+        if config.metered is not None:
+            with Meter(config.metered):  # CodeCarbon's first-use costs (hardware probe, data tables) go here
+                pass
         for index, stage_config in enumerate(config.stages, start=1):
             stage = get_stage(stage_config.type)(stage_config)
             key = config_hash({"previous": key, "stage": stage_config.model_dump(mode="json")})
