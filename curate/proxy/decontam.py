@@ -27,11 +27,7 @@ def _shingles(texts: list[str]):
     text = require("sklearn.feature_extraction.text", "proxy", "scikit-learn")
     vectorizer = text.HashingVectorizer(ngram_range=(3, 3), n_features=2**22, binary=True, norm=None,
                                         alternate_sign=False, dtype=np.float32)
-    matrix = vectorizer.transform(texts).tocsr()
-    matrix.data[:] = 1.0
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0
-    return matrix
+    return vectorizer.transform(texts).tocsr()  # binary: each shingle counts once
 
 
 def contamination(train: pl.Series, test: pl.Series, near_threshold: float) -> pl.DataFrame:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from curate.errors import InputError
 from curate.schema import LABEL
 
 
@@ -14,8 +15,6 @@ def stratified_split(df: pl.DataFrame, fraction: float, seed: int) -> tuple[pl.D
     Rows without a label, and labels too rare to give a test row, stay in the pool.
     """
     if LABEL not in df.columns:
-        from curate.errors import InputError
-
         raise InputError("proxy training needs a label column to split a test set off",
                          hint="set input.label, or give proxy_train.test.input")
     keys = np.random.default_rng(seed).random(df.height)

@@ -59,3 +59,10 @@ def test_stratified_split_is_seeded_and_keeps_label_shares(labelled):
     other, _ = stratified_split(labelled, 0.2, seed=4)
     assert again["id"].to_list() == pool["id"].to_list()
     assert other["id"].to_list() != pool["id"].to_list()
+
+
+def test_split_needs_a_label_column(labelled):
+    from curate.errors import InputError
+
+    with pytest.raises(InputError, match="needs a label column"):
+        stratified_split(labelled.drop("label"), 0.2, seed=0)

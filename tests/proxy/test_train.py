@@ -117,3 +117,15 @@ def test_the_embedding_step_counts_against_the_budget(labelled):
     run = train_arms(config, ENERGY, pool, curated, test, seed=0, budget=Budget(BudgetConfig(kwh=1e-12)))
     assert run.fits == [] and run.stopped.startswith("carbon budget exceeded after proxy embeddings")
     assert run.features.kwh > 0 and run.features.method in {"measured", "estimated"}
+
+
+def test_forecast_from_flops():
+    from curate.config import ProxyTargetConfig
+    from curate.proxy.outcome import _forecast
+
+    curation = EnergyReading(2.0, 2.0, 0.0, 0.0, 1.0, 1.0, 1.0, "estimated")
+    only_flops = _forecast(ProxyTargetConfig(flops=1e18), 0.25, 400.0, curation)
+    assert only_flops["flops_saved"] == 0.75e18 and "kwh_saved" not in only_flops
+    with_rate = _forecast(ProxyTargetConfig(flops=1e18, flops_per_kwh=1e16), 0.25, 400.0, curation)
+    assert with_rate["kwh_saved"] == pytest.approx(75.0) and with_rate["gco2eq_saved"] == pytest.approx(30_000.0)
+    assert with_rate["break_even_runs"] == pytest.approx(2.0 / 75.0)
