@@ -126,6 +126,7 @@ class SemanticDedup(Stage):
         has = nearest >= 0
         table = pl.DataFrame({ID: ids, "cluster_id": cluster, "centroid_similarity": centroid_sim,
                               "nearest_id": ids.gather(np.maximum(nearest, 0)),
-                              "nearest_similarity": np.where(has, similarity, np.nan), "_has": has})
-        table = table.with_columns(nearest_id=pl.when("_has").then("nearest_id")).drop("_has")
+                              "nearest_similarity": np.where(has, similarity, 0.0), "_has": has})
+        table = table.with_columns(nearest_id=pl.when("_has").then("nearest_id"),
+                                   nearest_similarity=pl.when("_has").then("nearest_similarity")).drop("_has")
         write_parquet(table, path)
