@@ -211,6 +211,12 @@ def main() -> None:
         agreement[f"eps={eps:g}"] = {"removed_minilm": reference.removed.height,
                                      "removed_static": candidate.removed.height,
                                      **pairwise_f1(reference.removed, candidate.removed)}
+    *_, reference = run_stage(df, minilm, args.cache_dir)
+    for eps in (0.03, 0.04, 0.05):
+        *_, candidate = run_stage(df, {**static, "eps": eps}, args.cache_dir)
+        agreement[f"static eps={eps:g} vs MiniLM eps={args.eps:g}"] = {
+            "removed_minilm": reference.removed.height, "removed_static": candidate.removed.height,
+            **pairwise_f1(reference.removed, candidate.removed)}
     results["agreement"] = {"corpus": args.agreement, "rows": df.height, **agreement}
     print_table(results)
     DATA.mkdir(parents=True, exist_ok=True)
@@ -228,9 +234,9 @@ def print_table(results: dict) -> None:
     corpus, rows = agreement.pop("corpus"), agreement.pop("rows")
     print(f"\nstatic vs MiniLM decisions on {corpus} ({rows:,} real texts)")
     header = ["removed_minilm", "removed_static", "pair_precision", "pair_recall", "pair_f1", "removed_rows_f1"]
-    print(f"{'':10}" + "".join(f"{h:>17}" for h in header))
+    print(f"{'':34}" + "".join(f"{h:>16}" for h in header))
     for eps, row in agreement.items():
-        print(f"{eps:10}" + "".join(f"{row[h]:>17}" for h in header))
+        print(f"{eps:34}" + "".join(f"{row[h]:>16}" for h in header))
 
 
 if __name__ == "__main__":

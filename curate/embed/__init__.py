@@ -40,7 +40,7 @@ from curate.errors import InputError
 from curate.schema import ID, TEXT
 
 __all__ = ["EmbedderConfig", "Encoder", "clear_memory", "default_cache_dir", "default_model_path",
-           "embed_frame", "make_encoder"]
+           "distinct_keys", "embed_frame", "make_encoder"]
 
 DEFAULT_CACHE_DIR = ".curate-cache"
 _MEMO: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
@@ -100,9 +100,24 @@ def _column_vectors(df: pl.DataFrame, column: str | None) -> np.ndarray:
     return l2_normalize(vectors)
 
 
+def distinct_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Rows of the first occurrence of each distinct key, in input order, and the map back
+    (``None`` when every key is distinct, so no gather is needed)."""
+    _, first, inverse = np.unique(keys[:, 0], return_index=True, return_inverse=True)
+    if len(first) == len(keys) or not np.array_equal(keys[first[inverse], 1], keys[:, 1]):
+        if len(first) == len(keys):
+            return np.arange(len(keys)), None
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return first[order], rank[inverse.reshape(-1)]
+
+
 def _cached_encode(encoder: Encoder, texts: pl.Series, keys: np.ndarray, cache: EmbeddingCache | None) -> np.ndarray:
     """Embed each distinct text once; read what the cache has, encode and store the rest."""
-    unique, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    first, back = distinct_keys(keys)
+    unique = keys[first]
     vectors, found = cache.get(unique) if cache is not None else (None, np.zeros(len(unique), dtype=bool))
     missing = np.flatnonzero(~found)
     if len(missing):
@@ -112,7 +127,7 @@ def _cached_encode(encoder: Encoder, texts: pl.Series, keys: np.ndarray, cache: 
         vectors[missing] = fresh
         if cache is not None:
             cache.put(unique[missing], fresh)
-    return vectors[inverse.reshape(-1)]
+    return vectors if back is None else vectors[back]
 
 
 def _memo_key(fingerprint: str, df: pl.DataFrame, keys: np.ndarray) -> tuple[str, str]:

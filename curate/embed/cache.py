@@ -104,11 +104,15 @@ class EmbeddingCache:
             block = self._read(shards[number], "vectors")
             if block is None:
                 continue
+            rows, pos = group["row"].to_numpy(), group["pos"].to_numpy()
+            if len(rows) == n == len(block) and np.array_equal(rows, pos):
+                return block, np.ones(n, dtype=bool)  # a rerun on the same data: the shard as it is
             if vectors is None:
-                vectors = np.zeros((n, block.shape[1]), dtype=np.float32)
-            rows = group["row"].to_numpy()
-            vectors[rows] = block[group["pos"].to_numpy()]
+                vectors = np.empty((n, block.shape[1]), dtype=np.float32)
+            vectors[rows] = block[pos]
             found[rows] = True
+        if vectors is not None:
+            vectors[~found] = 0.0
         return vectors, found
 
     def put(self, keys: np.ndarray, vectors: np.ndarray) -> Path | None:

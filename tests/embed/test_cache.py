@@ -170,3 +170,15 @@ def test_killed_writer_never_leaves_a_readable_partial_entry(tmp_path):
             expected = np.repeat((keys[:, :1] % 1000).astype(np.float32), 128, axis=1)
             np.testing.assert_array_equal(vectors, expected)
     assert len(cache.shards()) == len(shards)  # nothing complete was judged corrupt
+
+
+def test_distinct_keys_handles_duplicates_and_64_bit_collisions():
+    from curate.embed import distinct_keys
+
+    keys = np.array([[5, 1], [7, 2], [5, 1], [5, 9], [7, 2]], dtype=np.uint64)  # [5, 9] shares the high half
+    first, back = distinct_keys(keys)
+    np.testing.assert_array_equal(first, [0, 1, 3])
+    np.testing.assert_array_equal(keys[first][back], keys)
+    first, back = distinct_keys(keys[[0, 1, 3]])
+    np.testing.assert_array_equal(first, [0, 1, 2])
+    assert back is None
