@@ -179,6 +179,9 @@ def test_distinct_keys_handles_duplicates_and_64_bit_collisions():
     first, back = distinct_keys(keys)
     np.testing.assert_array_equal(first, [0, 1, 3])
     np.testing.assert_array_equal(keys[first][back], keys)
-    first, back = distinct_keys(keys[[0, 1, 3]])
+    first, back = distinct_keys(keys[[0, 1, 3]])  # all distinct, but two share a high half
     np.testing.assert_array_equal(first, [0, 1, 2])
+    np.testing.assert_array_equal(back, [0, 1, 2])
+    first, back = distinct_keys(keys[[0, 1]])
+    np.testing.assert_array_equal(first, [0, 1])
     assert back is None
