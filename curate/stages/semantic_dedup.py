@@ -52,7 +52,13 @@ def cluster_segments(cluster: np.ndarray, order: np.ndarray) -> list[np.ndarray]
 
 @register("semantic_dedup")
 class SemanticDedup(Stage):
-    """SemDeDup: k-means on embeddings, then blockwise pairwise cosine within each cluster."""
+    """SemDeDup: k-means on embeddings, then blockwise pairwise cosine within each cluster.
+
+    Ledger rows: ``reason`` semantic_duplicate, ``duplicate_of`` the kept row the duplicate
+    chain ends at, ``cluster_id`` its k-means cluster, ``score`` the cosine similarity to
+    ``duplicate_of``. The artefact ``semantic_neighbours.parquet`` holds every row's nearest
+    higher-priority neighbour and cosine, so any eps can be audited without recomputing.
+    """
 
     kind = "global"
     Config = SemanticDedupConfig
