@@ -1,23 +1,31 @@
 """Word tokens and line splits as polars expressions, close to datatrove's English defaults.
 
 datatrove tokenises English with spaCy's blank tokenizer; this regex reproduces its behaviour
-on ordinary web text (punctuation split off as separate tokens, ``...`` kept whole, numbers
-with separators and dotted abbreviations kept whole, clitics split off) without a per-row
-Python call.
+on ordinary web text without a per-row Python call: leading and trailing punctuation split
+off one mark at a time, ``...`` and dash runs kept whole, a word keeps its inner symbols
+(``350,000``, ``UAIR.O``) but splits at hyphens and before clitics, abbreviations keep their
+period.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
+# spaCy's English abbreviation exceptions (multi-letter ones): "Corp." stays one token.
+_ABBREVIATIONS = (
+    "Adm|Ak|Ala|Apr|Ariz|Ark|Aug|Bros|Calif|Co|Colo|Conn|Corp|Dec|Del|Dr|Feb|Fla|Ga|Gen|Gov|Ia|Id|Ill|Inc|Ind|"
+    "Jan|Jr|Jul|Jun|Kan|Kans|Ky|La|Ltd|Mar|Mass|Md|Messrs|Mich|Minn|Miss|Mo|Mont|Mr|Mrs|Ms|Mt|Neb|Nebr|Nev|Nov|"
+    "Oct|Okla|Ore|Pa|Prof|Rep|Rev|Sen|Sep|Sept|St|Tenn|Va|Wash|Wis|co|vs"
+)
 TOKEN_PATTERN = (
-    r"https?://\S+"                 # URLs stay one token
-    r"|(?:\p{L}\.){2,}"             # U.S., e.g.
-    r"|\d+(?:[.,:]\d+)+"            # 3.5, 1,000, 10:30
-    r"|'\w+"                        # clitics: 's, 're, 't
-    r"|\w+"
-    r"|\.{2,}"                      # ellipsis
-    r"|[^\w\s]"                     # every other symbol on its own
+    r"https?://\S+"                         # URLs stay one token
+    rf"|\b(?:{_ABBREVIATIONS})\."           # Corp., Mr., vs.
+    r"|(?:\p{L}\.){2,}"                     # U.S., e.g.
+    r"|\.{2,}|…"                            # ellipsis
+    r"|['’]\w+"                             # clitics: 's, 're, 't
+    r"|\w(?:[^\s\-–—~'’…]*\w)?"             # a word: starts and ends with a word character
+    r"|[-–—~]+"                             # hyphens and dashes, runs kept whole
+    r"|\S"                                  # any other symbol on its own
 )
 
 # datatrove.utils.text.PUNCTUATION_SET (its definition of a "symbol" character).
