@@ -25,6 +25,36 @@ def _ngram_hashes(hashes, lengths, n, spaced):
         chars[i] = c + (n - 1 if spaced else 0)
     return out, chars
 
+@numba.njit(cache=True)
+def _group_ids(grams):
+    """Group id of each n-gram hash, numbered in order of first occurrence (open addressing)."""
+    m = grams.shape[0]
+    size = 16
+    while size < 2 * m:
+        size <<= 1
+    mask = np.uint64(size - 1)
+    slots = np.full(size, -1, dtype=np.int64)
+    keys = np.empty(size, dtype=np.uint64)
+    ids = np.empty(m, dtype=np.int64)
+    groups = 0
+    for i in range(m):
+        h = grams[i]
+        j = (h ^ (h >> np.uint64(31))) & mask
+        while True:
+            slot = slots[j]
+            if slot == -1:
+                slots[j] = groups
+                keys[j] = h
+                ids[i] = groups
+                groups += 1
+                break
+            if keys[j] == h:
+                ids[i] = slot
+                break
+            j = (j + np.uint64(1)) & mask
+    return ids, groups
+
+
 @numba.njit(parallel=True, cache=True)
 def kernel(offsets, hashes, lengths, text_chars, top_ns, dup_ns, repeated_only):
     n_docs = offsets.shape[0] - 1
@@ -42,45 +72,33 @@ def kernel(offsets, hashes, lengths, text_chars, top_ns, dup_ns, repeated_only):
             if hi - lo < n:
                 continue
             grams, chars = _ngram_hashes(words, lens, n, True)
-            order = np.argsort(grams, kind="mergesort")
-            best_count, best_first = 0, 0
-            start = 0
-            m = grams.shape[0]
-            while start < m:
-                end = start + 1
-                while end < m and grams[order[end]] == grams[order[start]]:
-                    end += 1
-                count = end - start
-                first = order[start]
-                if count > best_count or (count == best_count and first < best_first):
-                    best_count, best_first = count, first
-                start = end
-            if repeated_only and best_count < 2:
+            ids, groups = _group_ids(grams)
+            counts = np.zeros(groups, dtype=np.int64)
+            first = np.full(groups, -1, dtype=np.int64)
+            for i in range(ids.shape[0]):
+                counts[ids[i]] += 1
+                if first[ids[i]] == -1:
+                    first[ids[i]] = i
+            best = np.argmax(counts)  # the first group with the top count: the n-gram seen first
+            if repeated_only and counts[best] < 2:
                 continue
-            top[k, d] = chars[best_first] * best_count / total
+            top[k, d] = chars[first[best]] * counts[best] / total
         for k in range(dup_ns.shape[0]):
             n = dup_ns[k]
             if hi - lo < n:
                 continue
             grams, chars = _ngram_hashes(words, lens, n, False)
-            m = grams.shape[0]
-            order = np.argsort(grams, kind="mergesort")
-            group = np.empty(m, dtype=np.int64)
-            g = -1
-            for r in range(m):
-                if r == 0 or grams[order[r]] != grams[order[r - 1]]:
-                    g += 1
-                group[order[r]] = g
-            seen = np.zeros(g + 1, dtype=np.bool_)
+            ids, groups = _group_ids(grams)
+            seen = np.zeros(groups, dtype=np.bool_)
             repeated = 0
             idx = 0
+            m = grams.shape[0]
             while idx < m:
-                if seen[group[idx]]:
+                if seen[ids[idx]]:
                     repeated += chars[idx]
                     idx += n
                 else:
-                    seen[group[idx]] = True
+                    seen[ids[idx]] = True
                     idx += 1
             dup[k, d] = repeated / total
     return top, dup
-
