@@ -78,7 +78,7 @@ def run_datatrove(python: Path, corpus: Path, out: Path) -> tuple[pl.DataFrame, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=100_000)
-    parser.add_argument("--reference-docs", type=int, default=10_000)
+    parser.add_argument("--reference-docs", type=int, default=3_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shared", type=Path, default=SHARED, help="the shared data folder (default ../shared/data)")
     args = parser.parse_args()
@@ -92,9 +92,10 @@ def main() -> None:
     sample.write_ndjson(sample_path)
     mb_all, mb_sample = df["text"].str.len_bytes().sum() / 1e6, sample["text"].str.len_bytes().sum() / 1e6
 
-    ours_all, wall_all, cpu_all = run_curate(df)
-    ours, wall_s, cpu_s = run_curate(sample)
     theirs, wall_dt, cpu_dt = run_datatrove(ensure_venv(), sample_path, DATA / "datatrove_decisions.jsonl")
+    print(f"datatrove: {len(sample)} docs in {wall_dt:.1f} s", flush=True)
+    ours, wall_s, cpu_s = run_curate(sample)
+    ours_all, wall_all, cpu_all = run_curate(df)
 
     both = ours.join(theirs.rename({"reason": "datatrove"}), on="id")
     agree = (both["reason"].is_null() == both["datatrove"].is_null())

@@ -1,7 +1,7 @@
 """Label noise: flag (or remove) rows whose label is likely wrong, with cleanlab.
 
-Out-of-fold predicted probabilities come from a logistic regression (seeded stratified
-k-fold, sklearn's ``cross_val_predict``) over TF-IDF features of the text or over the run's
+Out-of-fold predicted probabilities come from a linear classifier (log-loss SGD by default,
+or logistic regression; seeded stratified k-fold, sklearn's ``cross_val_predict``) over TF-IDF features of the text or over the run's
 embeddings (``ctx.embeddings``); cleanlab's ``find_label_issues`` picks the rows whose given
 label disagrees with them (confident learning, Northcutt et al., 2021). Every analysed row
 gets ``label_issue``, ``label_quality`` (cleanlab's self-confidence: the out-of-fold
@@ -35,7 +35,9 @@ class LabelNoiseConfig(StageConfig):
     features: Literal["tfidf", "embeddings"] = Field("tfidf", description="Classifier input: TF-IDF of the text (no torch needed) or the run's embeddings.")
     embed: EmbedderConfig = Field(default_factory=EmbedderConfig, description="Embedding back-end when features is embeddings.")
     folds: int = Field(5, ge=2, description="Cross-validation folds for the out-of-fold probabilities.")
-    C: float = Field(4.0, gt=0, description="Inverse regularisation of the logistic regression.")
+    classifier: Literal["sgd", "logistic"] = Field("sgd", description="Linear classifier: log-loss SGD (fast on large sparse TF-IDF) or lbfgs logistic regression.")
+    alpha: float = Field(1e-4, gt=0, description="L2 penalty of the SGD classifier.")
+    C: float = Field(1.0, gt=0, description="Inverse regularisation of the logistic regression.")
     filter_by: Literal["prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given"] = Field(
         "prune_by_noise_rate", description="cleanlab's find_label_issues method.")
     action: Literal["remove", "flag"] = Field("remove", description="remove flagged rows, or keep every row and only add the label_issue column.")
@@ -49,14 +51,17 @@ def tfidf_features(texts: pl.Series):
     return vectorizer.fit_transform(texts.fill_null("").to_list())
 
 
-def out_of_fold_probabilities(features, labels: np.ndarray, folds: int, C: float, seed: int) -> np.ndarray:
-    """Out-of-fold class probabilities of a logistic regression (stratified, shuffled with ``seed``)."""
+def out_of_fold_probabilities(features, labels: np.ndarray, folds: int, config: LabelNoiseConfig, seed: int) -> np.ndarray:
+    """Out-of-fold class probabilities of a linear classifier (stratified folds, shuffled with ``seed``)."""
     require("sklearn", "quality", "scikit-learn")
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression, SGDClassifier
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    model = LogisticRegression(C=C, max_iter=1000)
+    if config.classifier == "sgd":
+        model = SGDClassifier(loss="log_loss", alpha=config.alpha, random_state=seed)
+    else:
+        model = LogisticRegression(C=config.C, max_iter=1000)
     return cross_val_predict(model, features, labels, cv=splitter, method="predict_proba")
 
 
@@ -95,11 +100,12 @@ class LabelNoise(Stage):
         if cfg.features == "embeddings":
             features = ctx.embeddings(subset, cfg.embed)
         else:
-            features = tfidf_features(subset[TEXT])
-            if features.shape[1] == 0:
+            try:
+                features = tfidf_features(subset[TEXT])
+            except ValueError:  # sklearn: empty vocabulary
                 return self._skip(df, "the texts have no words to build TF-IDF features from", 0)
         ctx.progress(0, df.height)
-        probs = out_of_fold_probabilities(features, encoded, folds, cfg.C, ctx.seed)
+        probs = out_of_fold_probabilities(features, encoded, folds, cfg, ctx.seed)
         cleanlab = require("cleanlab.filter", "quality", "cleanlab")
         rank = require("cleanlab.rank", "quality", "cleanlab")
         issues = cleanlab.find_label_issues(encoded, probs, filter_by=cfg.filter_by, n_jobs=1)

@@ -54,7 +54,7 @@ def detect(texts: pl.Series, max_chars: int) -> pl.DataFrame:
         best = [predict(text + "\n", 1, 0.0, "replace")[0] for text in cleaned.gather(idx).to_list()]
         langs[idx] = [label.removeprefix("__label__") for _, label in best]
         scores[idx] = np.minimum([prob for prob, _ in best], 1.0)
-    return pl.DataFrame({LANG: pl.Series(langs, dtype=pl.String), LANG_SCORE: scores})
+    return pl.DataFrame({LANG: pl.Series(langs.tolist(), dtype=pl.String), LANG_SCORE: scores})
 
 
 @register("language_filter")
