@@ -35,7 +35,8 @@ class LabelNoiseConfig(StageConfig):
     features: Literal["tfidf", "embeddings"] = Field("tfidf", description="Classifier input: TF-IDF of the text (no torch needed) or the run's embeddings.")
     embed: EmbedderConfig = Field(default_factory=EmbedderConfig, description="Embedding back-end when features is embeddings.")
     folds: int = Field(5, ge=2, description="Cross-validation folds for the out-of-fold probabilities.")
-    classifier: Literal["sgd", "logistic"] = Field("sgd", description="Linear classifier: log-loss SGD (fast on large sparse TF-IDF) or lbfgs logistic regression.")
+    classifier: Literal["sgd", "logistic", "knn"] = Field("sgd", description="Classifier: log-loss SGD (fast on large sparse TF-IDF), lbfgs logistic regression, or cosine k-nearest neighbours (for embeddings).")
+    neighbors: int = Field(50, gt=0, description="Neighbours of the knn classifier (capped by the training fold's size).")
     alpha: float = Field(1e-4, gt=0, description="L2 penalty of the SGD classifier.")
     C: float = Field(1.0, gt=0, description="Inverse regularisation of the logistic regression.")
     filter_by: Literal["prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given"] = Field(
@@ -56,10 +57,14 @@ def out_of_fold_probabilities(features, labels: np.ndarray, folds: int, config: 
     require("sklearn", "quality", "scikit-learn")
     from sklearn.linear_model import LogisticRegression, SGDClassifier
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.neighbors import KNeighborsClassifier
 
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     if config.classifier == "sgd":
         model = SGDClassifier(loss="log_loss", alpha=config.alpha, random_state=seed)
+    elif config.classifier == "knn":
+        smallest_fold = len(labels) - -(-len(labels) // folds)
+        model = KNeighborsClassifier(min(config.neighbors, smallest_fold), metric="cosine", weights="distance")
     else:
         model = LogisticRegression(C=config.C, max_iter=1000)
     return cross_val_predict(model, features, labels, cv=splitter, method="predict_proba")
