@@ -49,7 +49,8 @@ class HeuristicFilterConfig(StageConfig):
             if name not in BY_NAME:
                 raise ValueError(f"unknown rule '{name}': {suggest(name, list(RULE_NAMES))}")
             rule = BY_NAME[name]
-            if self.preset == "short_text" and rule.web is not None and rule.short_text is None and value is not False:
+            line_based = rule.short_text is None and (rule.web is not None or rule.name == "c4_kept_lines")
+            if self.preset == "short_text" and line_based and value is not False:
                 raise ValueError(f"rule '{name}' looks at lines or paragraphs; the short_text preset has none (use preset: web)")
             if value is True and rule.web is None:
                 raise ValueError(f"rule '{name}' has no default bounds; give them as {{min: ..., max: ...}}")
