@@ -16,7 +16,7 @@ DEMO = Path(__file__).resolve().parents[2] / "pipelines" / "demo.yaml"
 
 def test_demo_uses_static_and_switches_to_minilm_with_one_line():
     raw = yaml.safe_load(DEMO.read_text())
-    stage = raw["stages"][-1]
+    stage = next(s for s in raw["stages"] if s["type"] == "semantic_dedup")
     assert stage["type"] == "semantic_dedup" and stage["embed"]["embedder"] == "static"
     stage["embed"]["embedder"] = "sentence-transformers"
     validate_config(raw)
