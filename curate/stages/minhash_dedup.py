@@ -100,10 +100,9 @@ class MinHashDedup(Stage):
         dup_rows = np.flatnonzero(is_dup)
         dup_keepers = keeper[dup_rows]
         all_ids = pl.concat([df[ID].cast(pl.String), old_ids.cast(pl.String)])
-        first_row = pl.DataFrame({"label": clustering.labels[:n]}).with_row_index("row").group_by("label").agg(
-            pl.col("row").min()).sort("label")
+        labels, first_rows = np.unique(clustering.labels[:n], return_index=True)
         cluster_start = np.zeros(int(clustering.labels.max(initial=-1)) + 1, dtype=np.int64)
-        cluster_start[first_row["label"].to_numpy()] = first_row["row"].to_numpy()
+        cluster_start[labels] = first_rows
         removed = make_ledger(
             df[ID].gather(dup_rows), self.label, "near_duplicate",
             score=pl.Series(pair_similarity(everything, dup_rows, dup_keepers)),
