@@ -89,6 +89,7 @@ class PeakRSS:
 
 
 def measure(fn: Callable[[], dict[int, int]]) -> tuple[dict[int, int], float, float]:
+    """Run ``fn``; return its result, seconds, and the process's peak RSS (MB) while it ran."""
     with PeakRSS() as rss:
         start = time.perf_counter()
         removed = fn()
@@ -177,9 +178,13 @@ def warm_up() -> None:
         curate_dedup(frame, hash_)
 
 
-def row(name: str, n: int, nbytes: int, seconds: float, rss: float, pr=None) -> dict:
+def rss_now() -> float:
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def row(name: str, n: int, nbytes: int, seconds: float, rss: float, before: float, pr=None) -> dict:
     out = {"method": name, "docs": n, "seconds": round(seconds, 3), "docs_per_s": round(n / seconds),
-           "MB_per_s": round(nbytes / 2**20 / seconds, 2), "peak_rss_MB": round(rss)}
+           "MB_per_s": round(nbytes / 2**20 / seconds, 2), "rss_before_MB": round(before), "peak_rss_MB": round(rss)}
     if pr is not None:
         out |= {"precision": round(pr[0], 4), "recall_j90": round(pr[1], 4)}
     return out
@@ -194,11 +199,12 @@ def end_to_end(n: int, datasketch_limit: int) -> pl.DataFrame:
                      ("curate minhash_dedup (sha1)", lambda: curate_dedup(frame, "sha1")),
                      ("rensa RMinHash + RMinHashLSH", lambda: rensa_dedup(texts)),
                      ("datasketch MinHash + MinHashLSH", lambda: datasketch_dedup(texts[:datasketch_limit]))]:
+        before = rss_now()
         removed, seconds, rss = measure(fn)
         count = datasketch_limit if name.startswith("datasketch") else n
         sub_bytes = nbytes if count == n else sum(len(t) for t in texts[:count])
         sub_truth = truth.filter(pl.col("copy") < count)
-        rows.append(row(name, count, sub_bytes, seconds, rss, quality(texts, sub_truth, removed)))
+        rows.append(row(name, count, sub_bytes, seconds, rss, before, quality(texts, sub_truth, removed)))
     return pl.DataFrame(rows)
 
 
@@ -211,8 +217,9 @@ def signatures_only(n: int, datasketch_limit: int) -> pl.DataFrame:
                             ("curate signatures (sha1)", lambda: curate_signatures(series, "sha1"), n),
                             ("rensa digest_matrix_from_token_sets", lambda: rensa_signatures(texts), n),
                             ("datasketch MinHash.update_batch", lambda: datasketch_signatures(texts[:datasketch_limit]), datasketch_limit)]:
+        before = rss_now()
         _, seconds, rss = measure(fn)
-        rows.append(row(name, count, nbytes * count // n, seconds, rss))
+        rows.append(row(name, count, nbytes * count // n, seconds, rss, before))
     return pl.DataFrame(rows)
 
 
@@ -222,9 +229,11 @@ def scaling(sizes: list[int]) -> pl.DataFrame:
         texts, _ = make_corpus(n, 50, 500)
         frame = pl.DataFrame({"id": [str(i) for i in range(n)], "text": texts})
         del texts
+        before = rss_now()
         _, seconds, rss = measure(lambda frame=frame: curate_dedup(frame, "xxh32"))
-        rows.append({"docs": n, "seconds": round(seconds, 2), "docs_per_s": round(n / seconds),
-                     "us_per_doc": round(seconds / n * 1e6, 1), "peak_rss_MB": round(rss)})
+        rows.append({"docs": n, "MB_text": round(frame["text"].str.len_bytes().sum() / 2**20), "seconds": round(seconds, 2),
+                     "docs_per_s": round(n / seconds), "us_per_doc": round(seconds / n * 1e6, 1),
+                     "rss_before_MB": round(before), "peak_rss_MB": round(rss)})
     return pl.DataFrame(rows)
 
 
@@ -234,13 +243,12 @@ def rss_one_million() -> None:
     texts, _ = make_corpus(1_000_000, 5, 40)
     frame = pl.DataFrame({"id": pl.int_range(1_000_000, eager=True).cast(pl.String), "text": texts})
     del texts
-    before = psutil.Process().memory_info().rss / 2**20
-    start = time.perf_counter()
-    removed = curate_dedup(frame, "xxh32")
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"1M short docs: {seconds:.1f} s, {len(removed)} removed, RSS before stage {before:.0f} MB, "
-          f"peak RSS of the process {peak:.0f} MB")
+    before = rss_now()
+    removed, seconds, peak = measure(lambda: curate_dedup(frame, "xxh32"))
+    lifetime = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"1M short docs (5-40 words, {frame['text'].str.len_bytes().sum() / 2**20:.0f} MB of text): "
+          f"stage {seconds:.1f} s, {len(removed):,} removed; RSS before the stage {before:.0f} MB, "
+          f"peak RSS during the stage {peak:.0f} MB (process lifetime peak, corpus generation included: {lifetime:.0f} MB)")
 
 
 def main() -> None:
@@ -256,7 +264,9 @@ def main() -> None:
         rss_one_million()
         return
     pl.Config.set_tbl_rows(20)
-    pl.Config.set_tbl_width_chars(200)
+    pl.Config.set_tbl_width_chars(400)
+    pl.Config.set_tbl_cols(-1)
+    pl.Config.set_fmt_str_lengths(60)
     pl.Config.set_tbl_hide_dataframe_shape(True)
     pl.Config.set_tbl_hide_column_data_types(True)
     limit = args.datasketch_docs or args.docs
