@@ -20,7 +20,6 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 os.environ.setdefault("POLARS_MAX_THREADS", "1")
 
 import argparse  # noqa: E402
-import resource  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
@@ -245,10 +244,9 @@ def rss_one_million() -> None:
     del texts
     before = rss_now()
     removed, seconds, peak = measure(lambda: curate_dedup(frame, "xxh32"))
-    lifetime = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"1M short docs (5-40 words, {frame['text'].str.len_bytes().sum() / 2**20:.0f} MB of text): "
           f"stage {seconds:.1f} s, {len(removed):,} removed; RSS before the stage {before:.0f} MB, "
-          f"peak RSS during the stage {peak:.0f} MB (process lifetime peak, corpus generation included: {lifetime:.0f} MB)")
+          f"peak RSS during the stage {peak:.0f} MB")
 
 
 def main() -> None:

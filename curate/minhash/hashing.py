@@ -21,6 +21,7 @@ _P2 = np.uint64(0x85EBCA77)
 _P3 = np.uint64(0xC2B2AE3D)
 _P4 = np.uint64(0x27D4EB2F)
 _P5 = np.uint64(0x165667B1)
+_U1, _U2, _U3, _U4, _U16 = (np.uint64(k) for k in (1, 2, 3, 4, 16))
 
 
 @njit(inline="always")
@@ -30,8 +31,9 @@ def _rotl(x, r):
 
 @njit(inline="always")
 def _read32le(buf, i):
-    return (np.uint64(buf[i]) | (np.uint64(buf[i + 1]) << np.uint64(8))
-            | (np.uint64(buf[i + 2]) << np.uint64(16)) | (np.uint64(buf[i + 3]) << np.uint64(24)))
+    """Little-endian uint32 at unsigned index ``i`` (unsigned: no negative-index wraparound code)."""
+    return (np.uint64(buf[i]) | (np.uint64(buf[i + _U1]) << np.uint64(8))
+            | (np.uint64(buf[i + _U2]) << np.uint64(16)) | (np.uint64(buf[i + _U3]) << np.uint64(24)))
 
 
 @njit(inline="always")
@@ -43,32 +45,32 @@ def _xxh_round(acc, value):
 @njit(cache=True)
 def xxh32(buf, start, end, w):
     """XXH32 (seed 0) of ``buf[start:end]``, as ``xxhash.xxh32_intdigest`` (``w`` is unused)."""
-    length = end - start
-    i = start
-    if length >= 16:
+    length = np.uint64(end - start)
+    i = np.uint64(start)
+    end = np.uint64(end)
+    if length >= _U16:
         v1 = (_P1 + _P2) & M32
         v2 = _P2
         v3 = np.uint64(0)
         v4 = (np.uint64(1 << 32) - _P1) & M32
-        limit = end - 16
-        while i <= limit:
+        while i + _U16 <= end:
             v1 = _xxh_round(v1, _read32le(buf, i))
-            v2 = _xxh_round(v2, _read32le(buf, i + 4))
-            v3 = _xxh_round(v3, _read32le(buf, i + 8))
-            v4 = _xxh_round(v4, _read32le(buf, i + 12))
-            i += 16
+            v2 = _xxh_round(v2, _read32le(buf, i + _U4))
+            v3 = _xxh_round(v3, _read32le(buf, i + _U4 + _U4))
+            v4 = _xxh_round(v4, _read32le(buf, i + _U16 - _U4))
+            i += _U16
         h = (_rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)) & M32
     else:
         h = _P5
-    h = (h + np.uint64(length)) & M32
-    while i + 4 <= end:
+    h = (h + length) & M32
+    while i + _U4 <= end:
         h = (h + _read32le(buf, i) * _P3) & M32
         h = (_rotl(h, 17) * _P4) & M32
-        i += 4
+        i += _U4
     while i < end:
         h = (h + np.uint64(buf[i]) * _P5) & M32
         h = (_rotl(h, 11) * _P1) & M32
-        i += 1
+        i += _U1
     h ^= h >> np.uint64(15)
     h = (h * _P2) & M32
     h ^= h >> np.uint64(13)

@@ -70,11 +70,13 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(inline="always")
-def _update(buf, start, end, hasher, w, a, b, sig):
-    hv = hasher(buf, start, end, w)
-    h = np.uint32(fmix32(hv))
-    for k in range(sig.shape[0]):
-        sig[k] = min(sig[k], np.uint32(a[k] * h + b[k]))
+def _permute_min(hashes, count, a, b, sig):
+    """``sig[k] = min over shingles of a[k] * fmix32(h) + b[k] mod 2**32`` for ``hashes[:count]``."""
+    sig[:] = np.uint32(0xFFFFFFFF)
+    for i in range(count):
+        h = np.uint32(fmix32(hashes[i]))
+        for k in range(sig.shape[0]):
+            sig[k] = min(sig[k], np.uint32(a[k] * h + b[k]))
 
 
 @njit(inline="always")
@@ -84,26 +86,31 @@ def _signatures(data, offsets, ngram, char_unit, hasher, a, b, out):
     for d in range(n):
         longest = max(longest, offsets[d + 1] - offsets[d])
     compact, starts, ends = scratch(longest)
+    hashes = np.empty(longest + 1, np.uint64)
     w = np.empty(80, np.uint64)
     sig = np.empty(a.shape[0], np.uint32)
     for d in range(n):
         s = offsets[d]
         e = offsets[d + 1]
-        sig[:] = np.uint32(0xFFFFFFFF)
         if char_unit:
             count = char_starts(data, s, e, starts)
             if count < ngram:
-                _update(data, s, e, hasher, w, a, b, sig)
+                hashes[0] = hasher(data, s, e, w)
+                shingles = 1
             else:
-                for i in range(count - ngram + 1):
-                    _update(data, starts[i], starts[i + ngram], hasher, w, a, b, sig)
+                shingles = count - ngram + 1
+                for i in range(shingles):
+                    hashes[i] = hasher(data, starts[i], starts[i + ngram], w)
         else:
             tokens, length = word_spans(data, s, e, compact, starts, ends)
             if tokens < ngram:
-                _update(compact, 0, length, hasher, w, a, b, sig)
+                hashes[0] = hasher(compact, 0, length, w)
+                shingles = 1
             else:
-                for i in range(tokens - ngram + 1):
-                    _update(compact, starts[i], ends[i + ngram - 1], hasher, w, a, b, sig)
+                shingles = tokens - ngram + 1
+                for i in range(shingles):
+                    hashes[i] = hasher(compact, starts[i], ends[i + ngram - 1], w)
+        _permute_min(hashes, shingles, a, b, sig)
         out[d] = sig
 
 
