@@ -183,3 +183,20 @@ def test_sweep_reuses_cached_signatures(tmp_path, planted, monkeypatch):
     at_08 = sweep.filter(pl.col("threshold") == 0.8)
     assert at_08["rows_removed"].item() == stage_removed
     assert sweep["rows_removed"][0] >= sweep["rows_removed"][2]
+
+
+@pytest.mark.parametrize("rows", [0, 1, 60])
+def test_default_config_on_contract_frames(rows):
+    rng = np.random.default_rng(rows)
+    texts = [" ".join(f"t{k}" for k in rng.integers(0, 30, rng.integers(1, 12))) for _ in range(rows)]
+    df = pl.DataFrame({"id": [f"r{i}" for i in range(rows)], "text": texts,
+                       "label": rng.integers(0, 3, rows), "confidence": rng.random(rows)},
+                      schema={"id": pl.String, "text": pl.String, "label": pl.Int64, "confidence": pl.Float64})
+    snapshot = df.clone()
+    stage = MinHashDedup(MinHashDedup.Config())
+    first, second = stage.apply(df, RunContext(seed=3)), stage.apply(df, RunContext(seed=3))
+    assert df.equals(snapshot)
+    assert_partition(df, first)
+    assert first.kept.columns == df.columns
+    assert first.removed["reason"].is_not_null().all()
+    assert first.kept.equals(second.kept) and first.removed.equals(second.removed)
