@@ -86,8 +86,8 @@ def next_(session: Path = SESSION,
     by_index: dict[int, list[str]] = {}
     for key, index in keys.items():
         by_index.setdefault(index, []).append(key)
-    legend = "  ".join(f"[{'/'.join(by_index[i])}] {escape(name)}" for i, name in enumerate(labeling.labels))
-    legend += "  [s] skip  [u] undo  [q] quit"
+    legend = "  ".join(f"[{'/'.join(by_index[i])}] {name}" for i, name in enumerate(labeling.labels))
+    legend = escape(legend + "  [s] skip  [u] undo  [q] quit")
     skipped: list[str] = []
     done = 0
     while True:
