@@ -1,7 +1,7 @@
 """Learning curves of every query strategy vs random, 5 seeds, on NoisyAG-News (oracle: the
 original labels `gt`) and on the demo tweets (oracle: sentiment).
 
-    PYTHONPATH=. python benchmarks/bench_active.py [--data ../shared/data] [--rows 10000] [--seeds 5]
+    PYTHONPATH=. python benchmarks/bench_active.py [--data ../shared/data] [--features minilm|tfidf] [--seeds 5]
 
 Embeddings (all-MiniLM-L6-v2) are computed once and cached in benchmarks/.data/. Prints, per
 data set, labels needed to reach 98% of the full-data accuracy, final accuracy, and the mean
@@ -24,12 +24,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 CACHE = Path(__file__).resolve().parent / ".data"
 
 
-def load(name: str, data_dir: Path, rows: int) -> pl.DataFrame:
-    """The data set as id, text, label, embedding (cached)."""
+def load(name: str, data_dir: Path, rows: int, embed: bool) -> pl.DataFrame:
+    """The data set as text, label and, with ``embed``, embedding (cached)."""
     from curate.embed import EmbedderConfig, embed_frame
 
     cached = CACHE / f"{name}_{rows}.parquet"
-    if cached.exists():
+    if embed and cached.exists():
         return pl.read_parquet(cached)
     if name == "ag_news":
         frame = pl.read_csv(data_dir / "noisy_ag_news" / "samples10000valMed.csv").select("text", label="gt")
@@ -40,6 +40,8 @@ def load(name: str, data_dir: Path, rows: int) -> pl.DataFrame:
         frame = pl.read_csv(path, encoding="latin-1").select("text", label="sentiment")
         frame = frame.filter(pl.col("text").is_not_null()).unique("text", keep="first", maintain_order=True)
     frame = frame.sample(min(rows, frame.height), seed=0, shuffle=True)
+    if not embed:
+        return frame
     vectors = embed_frame(frame, EmbedderConfig())
     frame = frame.with_columns(embedding=pl.Series(vectors))
     CACHE.mkdir(exist_ok=True)
@@ -55,42 +57,58 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=float, default=0.4)
     parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--features", choices=["minilm", "tfidf"], default="minilm")
     parser.add_argument("--embed-only", action="store_true")
+    parser.add_argument("--summary-only", action="store_true", help="Summarise the cached curves of an earlier run.")
     args = parser.parse_args()
-    from curate.active import STRATEGIES, curve_svg, simulate, summarize
+    from curate.active import STRATEGIES, curve_svg, simulate
     from curate.active.features import FeatureConfig
     from curate.embed import EmbedderConfig
 
-    features = FeatureConfig(source="embeddings", embed=EmbedderConfig(embedder="column", column="embedding"))
+    features = (FeatureConfig(source="tfidf", max_features=20_000, ngrams=1) if args.features == "tfidf" else
+                FeatureConfig(source="embeddings", embed=EmbedderConfig(embedder="column", column="embedding")))
     for name in args.datasets.split(","):
         started = time.perf_counter()
-        frame = load(name, args.data, args.rows)
-        print(f"{name}: {frame.height} rows embedded in {time.perf_counter() - started:.0f} s (or cached)", flush=True)
+        if args.summary_only:
+            report(name, args, pl.read_parquet(CACHE / f"curves_{name}_{args.features}.parquet"), None)
+            continue
+        frame = load(name, args.data, args.rows, embed=args.features == "minilm")
+        print(f"{name}: {frame.height} rows loaded in {time.perf_counter() - started:.0f} s", flush=True)
         if args.embed_only:
             continue
         started = time.perf_counter()
         curves = simulate(frame, oracle="label", strategies=STRATEGIES, seeds=args.seeds, features=features,
                           seed_size=20, batch_size=args.batch, budget=args.budget, committee_size=3)
-        curves.write_parquet(CACHE / f"curves_{name}.parquet")
-        (CACHE / f"curves_{name}.svg").write_text(curve_svg(curves, f"{name}: accuracy vs labels ({args.seeds} seeds)"))
-        summary = summarize(curves)
-        pool = int(summary["pool"][0])
-        print(f"\n## {name}: pool {pool} rows, full-data accuracy {summary['full_accuracy'][0]:.4f}, "
-              f"simulated in {time.perf_counter() - started:.0f} s")
-        print("| strategy | labels to 98% of full | % of pool | final acc (mean ± std) | mean gain vs random | max seed std |")
-        print("|---|---|---|---|---|---|")
-        for row in summary.iter_rows(named=True):
-            to_target = "not reached" if row["labels_to_target"] is None else f"{row['labels_to_target']}"
-            pct = "" if row["labels_to_target_pct"] is None else f"{row['labels_to_target_pct']}%"
-            gain = "" if row["gain_vs_random"] is None else f"{row['gain_vs_random']:+.4f}"
-            spread = "" if row["max_seed_std"] is None else f"{row['max_seed_std']:.4f}"
-            print(f"| {row['strategy']} | {to_target} | {pct} | {row['final_accuracy']:.4f} ± {row['final_std']:.4f} "
-                  f"| {gain} | {spread} |")
-        table = (curves.filter(pl.col("strategy") != "full").group_by("strategy", "labels")
-                 .agg(pl.col("accuracy").mean().round(4)).sort("labels")
-                 .pivot(on="strategy", index="labels", values="accuracy"))
-        marks = np.unique(np.linspace(0, table.height - 1, 6).astype(int))
-        print("\nmean accuracy by labels:\n" + str(table[marks]))
+        CACHE.mkdir(exist_ok=True)
+        curves.write_parquet(CACHE / f"curves_{name}_{args.features}.parquet")
+        (CACHE / f"curves_{name}_{args.features}.svg").write_text(
+            curve_svg(curves, f"{name} ({args.features}): accuracy vs labels, {args.seeds} seeds"))
+        report(name, args, curves, time.perf_counter() - started)
+
+
+def report(name: str, args: argparse.Namespace, curves: pl.DataFrame, seconds: float | None) -> None:
+    """Print the summary table and a few points of the mean curves."""
+    from curate.active import summarize
+
+    summary = summarize(curves)
+    pool = int(summary["pool"][0])
+    took = "" if seconds is None else f", simulated in {seconds:.0f} s"
+    print(f"\n## {name} ({args.features} + logistic regression): pool {pool} rows, "
+          f"full-data accuracy {summary['full_accuracy'][0]:.4f}{took}")
+    print("| strategy | labels to 98% of full | % of pool | final acc (mean ± std) | mean gain vs random | label counts where gain > seed std |")
+    print("|---|---|---|---|---|---|")
+    for row in summary.iter_rows(named=True):
+        to_target = "not reached" if row["labels_to_target"] is None else f"{row['labels_to_target']}"
+        pct = "" if row["labels_to_target_pct"] is None else f"{row['labels_to_target_pct']}%"
+        gain = "" if row["gain_vs_random"] is None else f"{row['gain_vs_random']:+.4f}"
+        spread = "" if row["wins_beyond_spread"] is None else f"{row['wins_beyond_spread']:.0%}"
+        print(f"| {row['strategy']} | {to_target} | {pct} | {row['final_accuracy']:.4f} ± {row['final_std']:.4f} "
+              f"| {gain} | {spread} |")
+    table = (curves.filter(pl.col("strategy") != "full").group_by("strategy", "labels")
+             .agg(pl.col("accuracy").mean().round(4)).sort("labels")
+             .pivot(on="strategy", index="labels", values="accuracy"))
+    marks = np.unique(np.linspace(0, table.height - 1, 6).astype(int))
+    print("\nmean accuracy by labels:\n" + str(table[marks]))
 
 
 if __name__ == "__main__":
