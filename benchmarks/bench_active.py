@@ -1,9 +1,10 @@
 """Learning curves of every query strategy vs random, 5 seeds, on NoisyAG-News (oracle: the
 original labels `gt`) and on the demo tweets (oracle: sentiment).
 
-    PYTHONPATH=. python benchmarks/bench_active.py [--data ../shared/data] [--features minilm|tfidf] [--seeds 5]
+    PYTHONPATH=. python benchmarks/bench_active.py [--data ../shared/data] [--features lsa|minilm|tfidf] [--seeds 5]
 
-Embeddings (all-MiniLM-L6-v2) are computed once and cached in benchmarks/.data/. Prints, per
+Features: lsa (default; TF-IDF + truncated SVD to 128 dims, fast on CPU), minilm
+(all-MiniLM-L6-v2 sentence embeddings) or tfidf; dense features are cached in benchmarks/.data/. Prints, per
 data set, labels needed to reach 98% of the full-data accuracy, final accuracy, and the mean
 gain over random at equal label counts against the largest seed-to-seed std; writes the
 curves to benchmarks/.data/curves_<name>.parquet and an SVG plot beside them.
@@ -24,12 +25,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 CACHE = Path(__file__).resolve().parent / ".data"
 
 
-def load(name: str, data_dir: Path, rows: int, embed: bool) -> pl.DataFrame:
-    """The data set as text, label and, with ``embed``, embedding (cached)."""
+def load(name: str, data_dir: Path, rows: int, embed: str) -> pl.DataFrame:
+    """The data set as text, label and, unless ``embed`` is tfidf, an embedding column (cached)."""
     from curate.embed import EmbedderConfig, embed_frame
 
-    cached = CACHE / f"{name}_{rows}.parquet"
-    if embed and cached.exists():
+    cached = CACHE / f"{name}_{rows}_{embed}.parquet"
+    if cached.exists():
         return pl.read_parquet(cached)
     if name == "ag_news":
         frame = pl.read_csv(data_dir / "noisy_ag_news" / "samples10000valMed.csv").select("text", label="gt")
@@ -40,13 +41,22 @@ def load(name: str, data_dir: Path, rows: int, embed: bool) -> pl.DataFrame:
         frame = pl.read_csv(path, encoding="latin-1").select("text", label="sentiment")
         frame = frame.filter(pl.col("text").is_not_null()).unique("text", keep="first", maintain_order=True)
     frame = frame.sample(min(rows, frame.height), seed=0, shuffle=True)
-    if not embed:
+    if embed == "tfidf":
         return frame
-    vectors = embed_frame(frame, EmbedderConfig())
+    vectors = embed_frame(frame, EmbedderConfig()) if embed == "minilm" else lsa(frame)
     frame = frame.with_columns(embedding=pl.Series(vectors))
     CACHE.mkdir(exist_ok=True)
     frame.write_parquet(cached)
     return frame
+
+
+def lsa(frame: pl.DataFrame, dims: int = 128) -> np.ndarray:
+    """TF-IDF reduced to ``dims`` dimensions by truncated SVD (fast dense features, no torch)."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    tfidf = TfidfVectorizer(sublinear_tf=True, min_df=2).fit_transform(frame["text"].to_list())
+    return TruncatedSVD(dims, random_state=0).fit_transform(tfidf).astype(np.float32)
 
 
 def main() -> None:
@@ -57,7 +67,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=float, default=0.4)
     parser.add_argument("--batch", type=int, default=200)
-    parser.add_argument("--features", choices=["minilm", "tfidf"], default="minilm")
+    parser.add_argument("--features", choices=["minilm", "lsa", "tfidf"], default="lsa")
     parser.add_argument("--embed-only", action="store_true")
     parser.add_argument("--summary-only", action="store_true", help="Summarise the cached curves of an earlier run.")
     args = parser.parse_args()
@@ -72,7 +82,7 @@ def main() -> None:
         if args.summary_only:
             report(name, args, pl.read_parquet(CACHE / f"curves_{name}_{args.features}.parquet"), None)
             continue
-        frame = load(name, args.data, args.rows, embed=args.features == "minilm")
+        frame = load(name, args.data, args.rows, embed=args.features)
         print(f"{name}: {frame.height} rows loaded in {time.perf_counter() - started:.0f} s", flush=True)
         if args.embed_only:
             continue
