@@ -4,10 +4,10 @@ original labels `gt`) and on the demo tweets (oracle: sentiment).
     PYTHONPATH=. python benchmarks/bench_active.py [--data ../shared/data] [--features lsa|minilm|tfidf] [--seeds 5]
 
 Features: lsa (default; TF-IDF + truncated SVD to 128 dims, fast on CPU), minilm
-(all-MiniLM-L6-v2 sentence embeddings) or tfidf; dense features are cached in benchmarks/.data/. Prints, per
-data set, labels needed to reach 98% of the full-data accuracy, final accuracy, and the mean
-gain over random at equal label counts against the largest seed-to-seed std; writes the
-curves to benchmarks/.data/curves_<name>.parquet and an SVG plot beside them.
+(all-MiniLM-L6-v2 sentence embeddings) or tfidf; dense features are cached in benchmarks/.data/.
+Prints, per data set, the labels each strategy needs to reach 98% of the full-data accuracy,
+its gain over random there against the seed-to-seed std, and the mean curves; writes the
+curves to benchmarks/.data/curves_<name>_<features>.parquet and an SVG plot beside them.
 """
 
 from __future__ import annotations
@@ -105,20 +105,25 @@ def report(name: str, args: argparse.Namespace, curves: pl.DataFrame, seconds: f
     took = "" if seconds is None else f", simulated in {seconds:.0f} s"
     print(f"\n## {name} ({args.features} + logistic regression): pool {pool} rows, "
           f"full-data accuracy {summary['full_accuracy'][0]:.4f}{took}")
-    print("| strategy | labels to 98% of full | % of pool | final acc (mean ± std) | mean gain vs random | label counts where gain > seed std |")
+    print("| strategy | labels to 98% of full | % of pool | gain over random there (seed std) | final acc (mean ± std) "
+          "| label counts where gain > seed std |")
     print("|---|---|---|---|---|---|")
     for row in summary.iter_rows(named=True):
         to_target = "not reached" if row["labels_to_target"] is None else f"{row['labels_to_target']}"
         pct = "" if row["labels_to_target_pct"] is None else f"{row['labels_to_target_pct']}%"
-        gain = "" if row["gain_vs_random"] is None else f"{row['gain_vs_random']:+.4f}"
+        gain = ("" if row["gain_at_target"] is None else
+                f"{row['gain_at_target']:+.4f} ({row['spread_at_target']:.4f})")
         spread = "" if row["wins_beyond_spread"] is None else f"{row['wins_beyond_spread']:.0%}"
-        print(f"| {row['strategy']} | {to_target} | {pct} | {row['final_accuracy']:.4f} ± {row['final_std']:.4f} "
-              f"| {gain} | {spread} |")
+        print(f"| {row['strategy']} | {to_target} | {pct} | {gain} | {row['final_accuracy']:.4f} ± {row['final_std']:.4f} "
+              f"| {spread} |")
     table = (curves.filter(pl.col("strategy") != "full").group_by("strategy", "labels")
              .agg(pl.col("accuracy").mean().round(4)).sort("labels")
              .pivot(on="strategy", index="labels", values="accuracy"))
-    marks = np.unique(np.linspace(0, table.height - 1, 6).astype(int))
-    print("\nmean accuracy by labels:\n" + str(table[marks]))
+    marks = np.unique(np.linspace(0, table.height - 1, 7).astype(int))
+    columns = ["labels", "random", *sorted(c for c in table.columns if c not in ("labels", "random"))]
+    print("\nmean accuracy (all seeds) by labels:\n\n| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
+    for row in table[marks].select(columns).iter_rows():
+        print("| " + " | ".join(str(v) for v in row) + " |")
 
 
 if __name__ == "__main__":

@@ -124,8 +124,9 @@ def summarize(curves: pl.DataFrame, target: float = 0.98) -> pl.DataFrame:
     -------
     polars.DataFrame
         strategy, labels_to_target, pool, labels_to_target_pct, final_accuracy, final_std,
-        gain_vs_random (mean over label counts after the seed set), wins_beyond_spread (share of
-        those label counts where the gain exceeds the larger seed-to-seed std of the two curves).
+        gain_at_target and spread_at_target (accuracy over random at ``labels_to_target``, and the
+        larger seed-to-seed std of the two curves there), wins_beyond_spread (share of label
+        counts after the seed set where the gain exceeds that spread).
     """
     full = curves.filter(pl.col("strategy") == "full")
     full_accuracy = full["accuracy"].mean()
@@ -140,14 +141,16 @@ def summarize(curves: pl.DataFrame, target: float = 0.98) -> pl.DataFrame:
         reached = curve.filter(pl.col("mean") >= target * full_accuracy)
         needed = int(reached["labels"].min()) if reached.height else None
         paired = curve.join(random, on="labels", how="inner").filter(pl.col("labels") > curve["labels"].min())
+        gain = (paired["mean"] - paired["random_mean"]).to_numpy()
+        spread = np.maximum(paired["std"].to_numpy(), paired["random_std"].to_numpy())
+        at = paired.filter(pl.col("labels") == needed) if needed is not None else paired.clear()
         rows.append({
             "strategy": strategy, "labels_to_target": needed, "pool": pool,
             "labels_to_target_pct": round(100 * needed / pool, 1) if needed else None,
             "final_accuracy": float(curve["mean"][-1]), "final_std": float(curve["std"][-1]),
-            "gain_vs_random": float((paired["mean"] - paired["random_mean"]).mean()) if paired.height else None,
-            "wins_beyond_spread": float(((paired["mean"] - paired["random_mean"]).to_numpy()
-                                         > np.maximum(paired["std"].to_numpy(), paired["random_std"].to_numpy())).mean())
-            if paired.height else None,
+            "gain_at_target": float(at["mean"][0] - at["random_mean"][0]) if at.height else None,
+            "spread_at_target": float(max(at["std"][0], at["random_std"][0])) if at.height else None,
+            "wins_beyond_spread": float((gain > spread).mean()) if paired.height else None,
         })
     return pl.DataFrame(rows).with_columns(full_accuracy=pl.lit(full_accuracy)).sort("labels_to_target", nulls_last=True)
 
