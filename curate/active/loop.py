@@ -83,13 +83,13 @@ def run_loop(X: Any, y: np.ndarray, strategy: str, *, estimator: Any, seed: int,
     selected[order[0]] = True
     round_of[order[0]] = 0
     clusters = cluster_rows(X, n_clusters or batch_size, seed) if strategy == "diversity" else None
-    majority = int(np.bincount(y).argmax())
     previous, changed, curve = None, [], []
     rounds, reason = 0, "label_budget"
     while True:
         labelled = np.concatenate(order)
         model = fit_model(estimator, X[labelled], y[labelled])
-        predicted = model.predict(X) if model is not None else np.full(n, int(np.bincount(y[labelled]).argmax()))
+        majority = int(np.bincount(y[labelled]).argmax())
+        predicted = model.predict(X) if model is not None else np.full(n, majority)
         share = float((predicted != previous).mean()) if previous is not None else None
         previous = predicted
         if share is not None:
