@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from curate.active.cli import label_app
 from curate.engine.observer import RunObserver
 from curate.errors import CurateError
 
@@ -19,6 +20,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Shrink a tra
 console = Console()
 err_console = Console(stderr=True)
 _state = {"debug": False}
+app.add_typer(label_app, name="label")
 
 
 @app.callback()
