@@ -172,3 +172,14 @@ def test_quality_rank_flags_the_requested_fraction_of_the_analysed_rows():
     ranked = apply(df, label="sentiment", select="quality_rank", rank_fraction=0.2)
     assert ranked.removed.height == len(flipped) == 48
     assert len(set(ranked.removed["id"]) & flipped) >= 0.8 * len(flipped)
+
+
+@pytest.mark.slow
+def test_noisy_ag_news_target_with_static_knn(shared_data):
+    """Issue 6: precision >= 0.6 at recall >= 0.5 against the known wrong crowd labels."""
+    df = pl.read_csv(shared_data / "noisy_ag_news" / "samples10000valMed.csv").with_row_index("id")
+    df = df.with_columns(pl.col("id").cast(pl.String))
+    wrong = set(df.filter(pl.col("label") != pl.col("gt"))["id"])
+    for config in ({"filter_by": "predicted_neq_given"}, {"select": "quality_rank", "rank_fraction": 0.2}):
+        found = set(apply(df, features="embeddings", classifier="knn", **config).removed["id"])
+        assert len(found & wrong) >= 0.6 * len(found) and len(found & wrong) >= 0.5 * len(wrong)
