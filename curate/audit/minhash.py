@@ -27,13 +27,29 @@ def _artifact(run_dir: Path, stage: str | None) -> Path:
     return found[0]
 
 
+def _layout_edges(artifact: Path, signatures, bands: int, rows: int) -> pl.DataFrame:
+    """Candidate edges of one band layout with their estimated Jaccard, computed once and cached."""
+    from curate.io.writers import write_parquet
+    from curate.minhash.banding import candidate_edges
+    from curate.minhash.clusters import pair_similarity
+
+    path = artifact.parent / "sweep-edges" / f"b{bands}-r{rows}.parquet"
+    if path.exists():
+        return pl.read_parquet(path)
+    edges = candidate_edges(signatures, bands, rows)
+    edges = edges.with_columns(similarity=pair_similarity(signatures, edges["left"].to_numpy(), edges["right"].to_numpy()))
+    write_parquet(edges, path)
+    return edges
+
+
 def minhash_sweep(run_dir: str | Path, thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
                   stage: str | None = None) -> pl.DataFrame:
     """What a ``minhash_dedup`` stage would remove at each threshold, from its cached signatures.
 
     Bands and rows are re-chosen per threshold by the same optimiser (and weights) as the
-    stage; verification follows the stage's ``verify``. Only the banding, verification and
-    components are recomputed; no text is read or hashed again.
+    stage; verification follows the stage's ``verify``. No text is read or hashed again, and
+    the candidate edges of each band layout (with their estimated Jaccard) are cached beside
+    the signatures, so a later sweep only filters edges and joins components.
 
     Parameters
     ----------
@@ -52,16 +68,21 @@ def minhash_sweep(run_dir: str | Path, thresholds: Sequence[float] = DEFAULT_THR
     """
     require("numba", "minhash")
     from curate.minhash.banding import optimal_bands
-    from curate.minhash.clusters import cluster_signatures
+    from curate.minhash.clusters import Clustering, connected_components
     from curate.minhash.index import load_index
 
-    _, signatures, spec, params = load_index(_artifact(Path(run_dir), stage))
+    artifact = _artifact(Path(run_dir), stage)
+    _, signatures, spec, params = load_index(artifact)
     weights = tuple(params.get("weights", (0.5, 0.5)))
     records = []
     for threshold in thresholds:
         bands, rows = optimal_bands(float(threshold), spec.num_perm, weights)
-        clustering = cluster_signatures(signatures, bands, rows, float(threshold), params.get("verify", True))
-        records.append({"threshold": float(threshold), "bands": bands, "rows": rows, "pairs": clustering.edges.height,
+        edges = _layout_edges(artifact, signatures, bands, rows)
+        if params.get("verify", True):
+            edges = edges.filter(pl.col("similarity") >= float(threshold))
+        labels = connected_components(len(signatures), edges["left"].to_numpy(), edges["right"].to_numpy())
+        clustering = Clustering(candidates=edges.height, edges=edges, labels=labels)
+        records.append({"threshold": float(threshold), "bands": bands, "rows": rows, "pairs": edges.height,
                         "clusters": clustering.clusters, "rows_removed": clustering.rows_removed})
     schema = {"threshold": pl.Float64, "bands": pl.Int64, "rows": pl.Int64, "pairs": pl.Int64,
               "clusters": pl.Int64, "rows_removed": pl.Int64}

@@ -200,3 +200,17 @@ def test_default_config_on_contract_frames(rows):
     assert first.kept.columns == df.columns
     assert first.removed["reason"].is_not_null().all()
     assert first.kept.equals(second.kept) and first.removed.equals(second.removed)
+
+
+def test_second_sweep_reads_cached_edges_and_agrees(tmp_path, planted, monkeypatch):
+    df, _ = planted
+    result = curate.run({"name": "mh", "output": {"dir": str(tmp_path)}, "stages": [{"type": "minhash_dedup"}]},
+                        data=df.head(2000))
+    first = minhash_sweep(result.run_dir, thresholds=[0.6, 0.8])
+    assert len(list(result.run_dir.glob("artifacts/*/sweep-edges/*.parquet"))) == 2
+
+    def no_banding(*args, **kwargs):
+        raise AssertionError("a cached layout must not be banded again")
+
+    monkeypatch.setattr("curate.minhash.banding.candidate_edges", no_banding)
+    assert minhash_sweep(result.run_dir, thresholds=[0.6, 0.8]).equals(first)
