@@ -6,13 +6,15 @@ xxh3-128 digest), then the raw members, each 64-byte aligned. A reader parses th
 only after its digest matches and checks a member's digest before returning it, so a torn,
 truncated or bit-flipped file raises :class:`CorruptArrays` instead of returning wrong
 data. Reading one member reads only its bytes (no decompression, no zip CRC pass).
+:func:`cached_arrays` uses such files as a content-addressed cache of computed results.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,6 +23,7 @@ import xxhash
 
 from curate.io.writers import atomic_write
 
+_LOG = logging.getLogger("curate.embed")
 _MAGIC = b"CURARR1\n"
 _PREFIX = struct.Struct("<8sQ16s")
 _ALIGN = 64
@@ -106,3 +109,27 @@ def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
     """Every member of the file at ``path``, verified."""
     with ArrayFile(path) as file:
         return {name: file.read(name) for name in file.entries}
+
+
+def cached_arrays(path: str | Path, compute: Callable[[], dict[str, np.ndarray]]) -> tuple[dict[str, np.ndarray], bool]:
+    """The arrays stored at ``path`` when it holds a whole, verified file; else ``compute()``'s,
+    written there atomically. ``path`` must name everything the arrays depend on (a digest of
+    the inputs and settings), so a hit is the same result as recomputing.
+
+    Returns
+    -------
+    arrays : dict of ndarray
+    hit : bool
+        Whether they were read from ``path``.
+    """
+    path = Path(path)
+    try:
+        return load_arrays(path), True
+    except FileNotFoundError:
+        pass
+    except (ValueError, OSError, EOFError, KeyError, TypeError) as exc:
+        _LOG.warning("cache: recomputing unreadable %s (%s)", path.name, exc)
+        path.unlink(missing_ok=True)
+    arrays = compute()
+    save_arrays(path, arrays)
+    return arrays, False
