@@ -120,7 +120,7 @@ def test_fault_before_commit_leaves_no_entry(tmp_path, monkeypatch):
     assert vectors is None and not found.any()
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip"])
+@pytest.mark.parametrize("damage", ["truncate", "flip", "header"])
 def test_corrupt_shard_is_never_read_back(tmp_path, damage):
     cache = EmbeddingCache(tmp_path, "fp")
     keys = _keys(1000)
@@ -128,6 +128,8 @@ def test_corrupt_shard_is_never_read_back(tmp_path, damage):
     data = bytearray(path.read_bytes())
     if damage == "truncate":
         data = data[: len(data) // 2]
+    elif damage == "header":
+        data[40] ^= 0xFF  # inside the JSON header: its digest no longer matches
     else:
         data[len(data) // 2] ^= 0xFF  # inside the vectors member: its xxh3 digest no longer matches
     path.write_bytes(bytes(data))
