@@ -78,6 +78,11 @@ class SemanticDedup(Stage):
     chain ends at, ``cluster_id`` its k-means cluster, ``score`` the cosine similarity to
     ``duplicate_of``. The artefact ``semantic_neighbours.parquet`` holds every row's nearest
     higher-priority neighbour and cosine, so any eps can be audited without recomputing.
+
+    The k-means assignments and every row's nearest higher-priority neighbour are cached in
+    ``ctx.cache_dir/semantic/`` as checksummed files named by a digest of the vectors and of
+    every setting they depend on (eps is applied afterwards), so rerunning the stage on the
+    same data, or with another eps, skips both steps.
     """
 
     kind = "global"
