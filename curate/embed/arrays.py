@@ -5,7 +5,8 @@ digest (16 bytes), the JSON header (per member: dtype, shape, offset, byte count
 xxh3-128 digest), then the raw members, each 64-byte aligned. A reader parses the header
 only after its digest matches and checks a member's digest before returning it, so a torn,
 truncated or bit-flipped file raises :class:`CorruptArrays` instead of returning wrong
-data. Reading one member reads only its bytes (no decompression, no zip CRC pass).
+data. A member is read as a copy-on-write memory map (no decompression, no copy); files
+are immutable once renamed into place, so the map stays valid.
 :func:`cached_arrays` uses such files as a content-addressed cache of computed results.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import mmap
 import struct
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -75,6 +77,7 @@ class ArrayFile:
                 raise CorruptArrays(f"{path}: bad header")
             self.entries: dict[str, dict] = json.loads(header)
             self.start = _PREFIX.size + size
+            self.map: mmap.mmap | None = None
         except BaseException:
             self.handle.close()
             raise
@@ -86,14 +89,21 @@ class ArrayFile:
         return data
 
     def read(self, name: str) -> np.ndarray:
-        """Member ``name``, freshly allocated and writable, after its digest matched."""
+        """Member ``name`` after its digest matched: a copy-on-write memory map of the file
+        (writable; writes stay private to this process), so no bytes are copied."""
         entry = self.entries[name]
-        array = np.empty(entry["shape"], dtype=np.dtype(entry["dtype"]))
-        if array.nbytes != entry["nbytes"]:
+        dtype, shape = np.dtype(entry["dtype"]), tuple(entry["shape"])
+        count = int(np.prod(shape, dtype=np.int64))
+        if count * dtype.itemsize != entry["nbytes"]:
             raise CorruptArrays(f"member {name}: size does not match its shape")
-        self.handle.seek(self.start + entry["offset"])
-        if self.handle.readinto(array.reshape(-1).view(np.uint8)) != array.nbytes:
+        if count == 0:
+            return np.empty(shape, dtype=dtype)
+        if self.map is None:
+            self.map = mmap.mmap(self.handle.fileno(), 0, access=mmap.ACCESS_COPY)
+        start = self.start + entry["offset"]
+        if start + entry["nbytes"] > len(self.map):
             raise EOFError(f"member {name} is truncated")
+        array = np.frombuffer(self.map, dtype=dtype, count=count, offset=start).reshape(shape)
         if xxhash.xxh3_128_hexdigest(array) != entry["xxh3"]:
             raise CorruptArrays(f"member {name}: digest mismatch")
         return array
