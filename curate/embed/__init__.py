@@ -115,19 +115,18 @@ def distinct_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _cached_encode(encoder: Encoder, texts: pl.Series, keys: np.ndarray, cache: EmbeddingCache | None) -> np.ndarray:
-    """Embed each distinct text once; read what the cache has, encode and store the rest."""
-    first, back = distinct_keys(keys)
-    unique = keys[first]
-    vectors, found = cache.get(unique) if cache is not None else (None, np.zeros(len(unique), dtype=bool))
+    """Read what the cache has; embed each distinct missing text once and store it."""
+    vectors, found = cache.get(keys) if cache is not None else (None, np.zeros(len(keys), dtype=bool))
     missing = np.flatnonzero(~found)
     if len(missing):
-        fresh = encoder.encode(texts.gather(first[missing]).to_list())
+        first, back = distinct_keys(keys[missing])
+        fresh = encoder.encode(texts.gather(missing[first]).to_list())
         if vectors is None:
-            vectors = np.zeros((len(unique), fresh.shape[1]), dtype=np.float32)
-        vectors[missing] = fresh
+            vectors = np.zeros((len(keys), fresh.shape[1]), dtype=np.float32)
+        vectors[missing] = fresh if back is None else fresh[back]
         if cache is not None:
-            cache.put(unique[missing], fresh)
-    return vectors if back is None else vectors[back]
+            cache.put(keys[missing[first]], fresh)
+    return vectors
 
 
 def _memo_key(fingerprint: str, df: pl.DataFrame, keys: np.ndarray) -> tuple[str, str]:

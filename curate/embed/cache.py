@@ -1,19 +1,19 @@
 """On-disk, content-addressed embedding cache keyed by (model fingerprint, exact text hash).
 
-Layout: ``<root>/embeddings/<fingerprint>/<digest>.npz``. Each shard holds ``keys``
-(uint64 ``[m, 2]``, the 128-bit xxh3 of each text's UTF-8 bytes) and ``vectors``
-(float32 ``[m, d]``); its name is the xxh3-128 of its bytes. A shard is written to a temp
-file, fsynced and renamed into place, so it appears whole or not at all; the set of shard
-files is the index, and each shard's ``keys`` array indexes its rows. On read, zip CRC-32
-checks every member and any shard that fails to parse is deleted and ignored, so a torn or
-corrupted entry is never returned.
+Layout: ``<root>/embeddings/<fingerprint>/<digest>.arrays``. Each shard is a checksummed
+array file (:mod:`curate.embed.arrays`) holding ``keys`` (uint64 ``[m, 2]``, the 128-bit
+xxh3 of each distinct text's UTF-8 bytes) and ``vectors`` (float32 ``[m, d]``), uncompressed;
+its name is the xxh3-128 of its header, which holds both members' digests. A shard is
+written to a temp file, fsynced and renamed into place, so it appears whole or not at all;
+the set of shard files is the index. A lookup reads every shard's keys, matches them to the
+query with one hash join, then reads only the vectors of shards that have hits. Every
+member is checked against its digest when read; a shard that fails is deleted and ignored,
+so a torn or corrupted entry is never returned.
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +21,11 @@ import polars as pl
 import polars_hash as plh
 import xxhash
 
-from curate.io.writers import atomic_write
+from curate.embed.arrays import ArrayFile, encode_header, write_arrays
 
 _LOG = logging.getLogger("curate.embed")
-_BAD_SHARD = (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError)
+_BAD_SHARD = (ValueError, OSError, EOFError, KeyError, TypeError)
+SUFFIX = ".arrays"
 
 
 def text_keys(texts: pl.Series) -> np.ndarray:
@@ -59,19 +60,19 @@ class EmbeddingCache:
         """Complete shard files, in name order (temp files are dot-prefixed and never listed)."""
         if not self.folder.is_dir():
             return []
-        return sorted(p for p in self.folder.glob("*.npz") if not p.name.startswith("."))
+        return sorted(p for p in self.folder.glob(f"*{SUFFIX}") if not p.name.startswith("."))
 
     def _read(self, shard: Path, member: str) -> np.ndarray | None:
         try:
-            with np.load(shard, allow_pickle=False) as npz:
-                return npz[member]
+            with ArrayFile(shard) as file:
+                return file.read(member)
         except _BAD_SHARD as exc:
             _LOG.warning("embedding cache: dropping unreadable shard %s (%s)", shard.name, exc)
             shard.unlink(missing_ok=True)
             return None
 
     def get(self, keys: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
-        """Look up ``keys`` (uint64 ``[n, 2]``).
+        """Look up ``keys`` (uint64 ``[n, 2]``; repeated keys are fine).
 
         Returns
         -------
@@ -82,49 +83,47 @@ class EmbeddingCache:
         """
         n = len(keys)
         found = np.zeros(n, dtype=bool)
-        index = []
         shards = self.shards()
-        for number, shard in enumerate(shards):
+        index, sizes = [], {}
+        for number, shard in enumerate(shards if n else []):
             shard_keys = self._read(shard, "keys")
             if shard_keys is None or shard_keys.ndim != 2 or shard_keys.shape[1] != 2:
                 continue
+            sizes[number] = len(shard_keys)
             index.append(_key_frame(shard_keys.astype(np.uint64, copy=False),
                                     shard=np.full(len(shard_keys), number, dtype=np.int32),
                                     pos=np.arange(len(shard_keys), dtype=np.int64)))
-        if not index or n == 0:
+        if not index:
             return None, found
-        table = pl.concat(index).unique(subset=["hi", "lo"], keep="first", maintain_order=True)
-        hits = (_key_frame(keys, row=np.arange(n, dtype=np.int64))
-                .join(table, on=["hi", "lo"], how="inner")
-                .sort("shard", "pos"))
+        table = index[0] if len(index) == 1 else pl.concat(index).unique(
+            subset=["hi", "lo"], keep="first", maintain_order=True)
+        hits = _key_frame(keys, row=np.arange(n, dtype=np.int64)).join(
+            table, on=["hi", "lo"], how="inner", maintain_order="left")
         if hits.height == 0:
             return None, found
+        shard_of, rows, pos = (hits[c].to_numpy() for c in ("shard", "row", "pos"))
         vectors: np.ndarray | None = None
-        for (number,), group in hits.group_by("shard", maintain_order=True):
+        for number in np.unique(shard_of):
             block = self._read(shards[number], "vectors")
-            if block is None:
+            if block is None or block.ndim != 2 or len(block) != sizes[number]:
                 continue
-            rows, pos = group["row"].to_numpy(), group["pos"].to_numpy()
-            if len(rows) == n == len(block) and np.array_equal(rows, pos):
-                return block, np.ones(n, dtype=bool)  # a rerun on the same data: the shard as it is
+            if len(index) == 1 and hits.height == n and np.array_equal(rows, np.arange(n)):  # a rerun
+                same = n == len(block) and np.array_equal(pos, np.arange(n))
+                return (block if same else block[pos]), np.ones(n, dtype=bool)
+            mine = shard_of == number
             if vectors is None:
-                vectors = np.empty((n, block.shape[1]), dtype=np.float32)
-            vectors[rows] = block[pos]
-            found[rows] = True
-        if vectors is not None:
-            vectors[~found] = 0.0
+                vectors = np.zeros((n, block.shape[1]), dtype=np.float32)
+            vectors[rows[mine]] = block[pos[mine]]
+            found[rows[mine]] = True
         return vectors, found
 
     def put(self, keys: np.ndarray, vectors: np.ndarray) -> Path | None:
         """Write one shard atomically; returns its path (None when there is nothing to write)."""
         if len(keys) == 0:
             return None
-        buffer = io.BytesIO()
-        np.savez(buffer, keys=np.ascontiguousarray(keys, dtype=np.uint64),
-                 vectors=np.ascontiguousarray(vectors, dtype=np.float32))
-        payload = buffer.getvalue()
-        path = self.folder / f"{xxhash.xxh3_128_hexdigest(payload)}.npz"
+        header, members = encode_header({"keys": np.ascontiguousarray(keys, dtype=np.uint64),
+                                         "vectors": np.ascontiguousarray(vectors, dtype=np.float32)})
+        path = self.folder / f"{xxhash.xxh3_128_hexdigest(header)}{SUFFIX}"
         if not path.exists():
-            with atomic_write(path) as handle:
-                handle.write(payload)
+            write_arrays(path, header, members)
         return path

@@ -7,11 +7,14 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
+import xxhash
 from pydantic import Field, model_validator
 
 from curate.embed import EmbedderConfig
+from curate.embed.arrays import cached_arrays
 from curate.embed.kmeans import assign_clusters, choose_k, fit_kmeans
-from curate.embed.semdedup import keepers, within_cluster_duplicates
+from curate.embed.semdedup import keepers, nearest_earlier
+from curate.errors import require
 from curate.io.writers import write_parquet
 from curate.registry import register
 from curate.schema import ID, TEXT, make_ledger
@@ -50,6 +53,23 @@ def cluster_segments(cluster: np.ndarray, order: np.ndarray) -> list[np.ndarray]
     return np.split(order, cuts)
 
 
+_VERSION = "semantic_dedup/1"  # bump when k-means or the within-cluster step changes its results
+
+
+def _digest(*parts: object) -> str:
+    """xxh3-128 of arrays (their bytes, dtype and shape) and scalars, for cache file names."""
+    digest = xxhash.xxh3_128()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            array = np.ascontiguousarray(part)
+            digest.update(f"{array.dtype.str}{array.shape}".encode())
+            digest.update(array)
+        else:
+            digest.update(repr(part).encode())
+        digest.update(b"|")
+    return digest.hexdigest()
+
+
 @register("semantic_dedup")
 class SemanticDedup(Stage):
     """SemDeDup: k-means on embeddings, then blockwise pairwise cosine within each cluster.
@@ -58,6 +78,11 @@ class SemanticDedup(Stage):
     chain ends at, ``cluster_id`` its k-means cluster, ``score`` the cosine similarity to
     ``duplicate_of``. The artefact ``semantic_neighbours.parquet`` holds every row's nearest
     higher-priority neighbour and cosine, so any eps can be audited without recomputing.
+
+    The k-means assignments and every row's nearest higher-priority neighbour are cached in
+    ``ctx.cache_dir/semantic/`` as checksummed files named by a digest of the vectors and of
+    every setting they depend on (eps is applied afterwards), so rerunning the stage on the
+    same data, or with another eps, skips both steps.
     """
 
     kind = "global"
@@ -86,22 +111,24 @@ class SemanticDedup(Stage):
         vectors = ctx.embeddings(df, cfg.embed)
         embedded = time.perf_counter()
         k = choose_k(n, cfg.cluster_size) if cfg.n_clusters is None else min(cfg.n_clusters, n)
-        centroids = fit_kmeans(vectors, k, ctx.seed, cfg.niter, cfg.max_points_per_centroid, cfg.threads)
-        cluster, centroid_sim = assign_clusters(vectors, centroids)
+        faiss = require("faiss", "embed", "faiss-cpu")
+        inputs = _digest(_VERSION, faiss.__version__, np.__version__, vectors, k, ctx.seed, cfg.niter,
+                         cfg.max_points_per_centroid, cfg.threads)
+        clusters, kmeans_hit = cached_arrays(
+            ctx.cache_dir / "semantic" / f"kmeans-{inputs}.arrays", lambda: self._cluster(vectors, k, ctx.seed))
+        cluster, centroid_sim = clusters["cluster"], clusters["centroid_similarity"]
         clustered = time.perf_counter()
 
-        parent = np.full(n, -1, dtype=np.int64)
-        nearest = np.full(n, -1, dtype=np.int64)
-        similarity = np.full(n, -np.inf, dtype=np.float32)
-        segments = cluster_segments(cluster, self._priority(df, cluster, centroid_sim))
-        for rows in segments:
-            local_parent, local_nearest, local_sim = within_cluster_duplicates(vectors[rows], cfg.eps, cfg.block_size)
-            dup = local_parent >= 0
-            parent[rows[dup]] = rows[local_parent[dup]]
-            has_nearest = local_nearest >= 0
-            nearest[rows[has_nearest]] = rows[local_nearest[has_nearest]]
-            similarity[rows] = local_sim
-            ctx.progress(len(rows), n)
+        order = self._priority(df, cluster, centroid_sim)
+        segments = cluster_segments(cluster, order)
+        key = _digest(inputs, order, cfg.block_size)
+        neighbours, pairs_hit = cached_arrays(
+            ctx.cache_dir / "semantic" / f"neighbours-{key}.arrays",
+            lambda: self._neighbours(vectors, segments, ctx))
+        nearest, similarity = neighbours["nearest"], neighbours["similarity"]
+        parent = np.where(similarity >= np.float32(1.0 - cfg.eps), nearest, -1)
+        if pairs_hit:
+            ctx.progress(n, n)
         finished = time.perf_counter()
 
         removed = np.flatnonzero(parent >= 0)
@@ -119,8 +146,29 @@ class SemanticDedup(Stage):
             stats={"clusters": int(k), "largest_cluster": int(max(len(s) for s in segments)),
                    "duplicate_groups": int(np.unique(keeper).size), "dims": int(vectors.shape[1]),
                    "embed_seconds": round(embedded - started, 4), "kmeans_seconds": round(clustered - embedded, 4),
-                   "within_cluster_seconds": round(finished - clustered, 4)},
+                   "within_cluster_seconds": round(finished - clustered, 4),
+                   "kmeans_cached": kmeans_hit, "within_cluster_cached": pairs_hit},
         )
+
+    def _cluster(self, vectors: np.ndarray, k: int, seed: int) -> dict[str, np.ndarray]:
+        """k-means fit and the nearest centroid of every row (and its cosine)."""
+        cfg = self.config
+        centroids = fit_kmeans(vectors, k, seed, cfg.niter, cfg.max_points_per_centroid, cfg.threads)
+        cluster, centroid_sim = assign_clusters(vectors, centroids)
+        return {"cluster": cluster, "centroid_similarity": centroid_sim}
+
+    def _neighbours(self, vectors: np.ndarray, segments: list[np.ndarray], ctx: RunContext) -> dict[str, np.ndarray]:
+        """Every row's nearest higher-priority row of its cluster (-1 for none) and their cosine."""
+        n = len(vectors)
+        nearest = np.full(n, -1, dtype=np.int64)
+        similarity = np.full(n, -np.inf, dtype=np.float32)
+        for rows in segments:
+            local_nearest, local_sim = nearest_earlier(vectors[rows], self.config.block_size)
+            has_nearest = local_nearest >= 0
+            nearest[rows[has_nearest]] = rows[local_nearest[has_nearest]]
+            similarity[rows] = local_sim
+            ctx.progress(len(rows), n)
+        return {"nearest": nearest, "similarity": similarity}
 
     def _save_neighbours(self, ctx: RunContext, ids: pl.Series, cluster: np.ndarray, centroid_sim: np.ndarray,
                          nearest: np.ndarray, similarity: np.ndarray) -> None:

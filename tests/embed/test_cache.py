@@ -67,7 +67,7 @@ def test_cache_is_keyed_by_exact_text_and_model(tmp_path, calls):
     embed_frame(_frame(["same words"]), ST, cache_dir=tmp_path)
     assert len(calls) == 2
     folders = list((tmp_path / "embeddings").iterdir())
-    assert len(folders) == 1 and len(list(folders[0].glob("*.npz"))) == 2
+    assert len(folders) == 1 and len(EmbeddingCache(tmp_path, folders[0].name).shards()) == 2
 
 
 def test_cache_off_always_calls_the_model(tmp_path, calls):
@@ -120,7 +120,7 @@ def test_fault_before_commit_leaves_no_entry(tmp_path, monkeypatch):
     assert vectors is None and not found.any()
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip"])
+@pytest.mark.parametrize("damage", ["truncate", "flip", "header"])
 def test_corrupt_shard_is_never_read_back(tmp_path, damage):
     cache = EmbeddingCache(tmp_path, "fp")
     keys = _keys(1000)
@@ -128,8 +128,10 @@ def test_corrupt_shard_is_never_read_back(tmp_path, damage):
     data = bytearray(path.read_bytes())
     if damage == "truncate":
         data = data[: len(data) // 2]
+    elif damage == "header":
+        data[40] ^= 0xFF  # inside the JSON header: its digest no longer matches
     else:
-        data[len(data) // 2] ^= 0xFF  # inside the vectors member: its CRC-32 no longer matches
+        data[len(data) // 2] ^= 0xFF  # inside the vectors member: its xxh3 digest no longer matches
     path.write_bytes(bytes(data))
     vectors, found = cache.get(keys)
     assert not found.any()

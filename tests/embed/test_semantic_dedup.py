@@ -197,3 +197,41 @@ def test_prototype_prune_keeps_the_requested_fraction(tmp_path, keep):
         assert kept_distance.min() >= removed_distance.max() - 1e-6
     else:
         assert kept_distance.max() <= removed_distance.min() + 1e-6
+
+
+def test_rerun_reuses_cached_kmeans_and_neighbours_with_identical_results(tmp_path, monkeypatch):
+    import curate.stages.semantic_dedup as module
+
+    df = _vector_frame(300, 60, seed=5)
+    fits = []
+    original = module.fit_kmeans
+    monkeypatch.setattr(module, "fit_kmeans", lambda *a, **k: fits.append(1) or original(*a, **k))
+    first = _stage(n_clusters=5, eps=0.01).apply(df, _ctx(tmp_path))
+    again = _stage(n_clusters=5, eps=0.01).apply(df, _ctx(tmp_path))
+    assert len(fits) == 1 and again.stats["kmeans_cached"] and again.stats["within_cluster_cached"]
+    assert not first.stats["kmeans_cached"] and not first.stats["within_cluster_cached"]
+    assert again.removed.equals(first.removed) and again.kept.equals(first.kept)
+    # another eps reuses both artefacts and matches a run without any cache
+    wider = _stage(n_clusters=5, eps=0.3).apply(df, _ctx(tmp_path))
+    fresh = _stage(n_clusters=5, eps=0.3).apply(df, _ctx(tmp_path / "fresh"))
+    assert wider.stats["within_cluster_cached"] and wider.removed.equals(fresh.removed)
+    assert wider.removed.height > first.removed.height
+    # another seed or changed vectors miss the cache
+    _stage(n_clusters=5, eps=0.01).apply(df, _ctx(tmp_path, seed=1))
+    assert len(fits) == 3
+    changed = df.with_columns(vec=pl.Series([[v + 0.01 for v in row] for row in df["vec"].to_list()]))
+    assert not _stage(n_clusters=5, eps=0.01).apply(changed, _ctx(tmp_path)).stats["kmeans_cached"]
+
+
+def test_corrupt_stage_artefact_is_recomputed(tmp_path):
+    df = _vector_frame(200, 40, seed=2)
+    first = _stage(n_clusters=4, eps=0.01).apply(df, _ctx(tmp_path))
+    artefacts = sorted((tmp_path / "cache" / "semantic").glob("*.arrays"))
+    assert len(artefacts) == 2
+    for path in artefacts:
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF  # inside a member: its digest no longer matches
+        path.write_bytes(bytes(data))
+    again = _stage(n_clusters=4, eps=0.01).apply(df, _ctx(tmp_path))
+    assert not again.stats["kmeans_cached"] and not again.stats["within_cluster_cached"]
+    assert again.removed.equals(first.removed)
