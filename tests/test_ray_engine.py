@@ -1,0 +1,205 @@
+"""The Ray engine gives the local engine's results: same curated rows, same ledger, same run directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import polars as pl
+import pytest
+
+import curate
+from curate.config import validate_config
+from curate.errors import ConfigError, MissingDependency
+from curate.registry import _STAGES, register
+from curate.schema import ID, TEXT, make_ledger
+from curate.stages.base import Stage, StageConfig, StageResult
+
+pytestmark = pytest.mark.ray
+
+
+def corpus(n: int = 600, seed: int = 0) -> pl.DataFrame:
+    """Texts with exact duplicates up to case, spacing and full-width letters, a few empty ones, and metadata."""
+    rng = np.random.default_rng(seed)
+    words = np.array([f"w{i}" for i in range(300)])
+    base = [" ".join(rng.choice(words, rng.integers(2, 12))) for _ in range(n * 3 // 4)]
+    sources = rng.integers(0, len(base), n - len(base))
+    variants = [[t.upper(), t.replace(" ", "   "), t.replace("w", "ｗ")][k % 3] for k, t in enumerate(np.array(base)[sources])]
+    texts = np.array(base + variants, dtype=object)[rng.permutation(n)].tolist()
+    for i in range(0, n, 97):
+        texts[i] = "   "
+    quality = [None if i % 13 == 0 else float(v) for i, v in enumerate(rng.integers(0, 5, n))]
+    return pl.DataFrame({"text": texts, "label": rng.integers(0, 3, n), "quality": quality})
+
+
+def run_both(tmp_path: Path, stages: list[dict], data: pl.DataFrame, ray_stages: list[dict] | None = None):
+    """The same pipeline on the local engine and on Ray (``ray_stages`` may add fault injection)."""
+    base = {"seed": 7, "output": {"dir": str(tmp_path / "runs")}}
+    local = curate.run({**base, "name": "local", "stages": stages}, data=data)
+    ray = curate.run({**base, "name": "ray", "engine": "ray", "stages": ray_stages or stages}, data=data)
+    return local, ray
+
+
+def assert_identical(local, ray) -> None:
+    """Curated rows, ledger and their files are identical; kept + removed == input (no loss)."""
+    assert ray.curated.equals(local.curated)
+    assert ray.removed.equals(local.removed)
+    assert ray.removed.height > 0
+    for name in ("curated.parquet", "removed.parquet"):
+        assert (ray.run_dir / name).read_bytes() == (local.run_dir / name).read_bytes(), name
+    inputs = pl.read_parquet(ray.run_dir / "stages" / "00-input.parquet")[ID]
+    out = pl.concat([ray.curated[ID], ray.removed[ID]])
+    assert out.len() == inputs.len() and set(out) == set(inputs)
+    funnel = [(f["stage"], f["rows_in"], f["rows_out"]) for f in ray.report["funnel"]]
+    assert funnel == [(f["stage"], f["rows_in"], f["rows_out"]) for f in local.report["funnel"]]
+    manifest = json.loads((ray.run_dir / "manifest.json").read_text())
+    assert manifest["config"]["engine"] == "ray"
+
+
+@pytest.mark.parametrize("params", [{}, {"keep": "longest", "hash_bits": 128}, {"keep": "max", "keep_column": "quality"},
+                                    {"normalize": {"lowercase": False}}])
+def test_exact_dedup_identical_to_local(ray_local, tmp_path, params):
+    local, ray = run_both(tmp_path, [{"type": "exact_dedup", **params}], corpus())
+    assert_identical(local, ray)
+    assert set(ray.removed["reason"]) == {"empty_text", "exact_duplicate"}
+    assert ray.report["funnel"][1]["stats"] == local.report["funnel"][1]["stats"]
+
+
+# --- a row-local stage defined here, to check the generic map path and fault injection -------
+
+
+class WordCountConfig(StageConfig):
+    """Drop texts with fewer than ``min_words`` words; ``crash_marker`` kills the worker once."""
+
+    type: Literal["test_word_count"] = "test_word_count"
+    min_words: int = 5
+    crash_marker: str | None = None
+
+
+class WordCount(Stage):
+    """A row-local filter that adds a ``words`` column (a map stage, as quality filters are)."""
+
+    kind = "map"
+    Config = WordCountConfig
+
+    def apply(self, df: pl.DataFrame, ctx) -> StageResult:
+        marker = self.config.crash_marker
+        if marker is not None and not os.path.exists(marker):
+            Path(marker).touch()
+            os._exit(1)  # the worker process dies mid-stage; Ray must rerun the task
+        words = df[TEXT].str.count_matches(r"\S+").cast(pl.Int64)
+        short = words < self.config.min_words
+        return StageResult(
+            kept=df.filter(~short).with_columns(words=words.filter(~short)),
+            removed=make_ledger(df.filter(short)[ID], self.label, "too_few_words", score=words.filter(short)),
+            stats={"short": int(short.sum()), "min_words": self.config.min_words},
+        )
+
+
+@pytest.fixture
+def word_count(ray_local):
+    """Register the test stage for one test (workers get this module by value)."""
+    ray_local.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    register("test_word_count")(WordCount)
+    yield
+    _STAGES.pop("test_word_count")
+
+
+def test_map_stage_identical_to_local(word_count, tmp_path):
+    stages = [{"type": "test_word_count"}, {"type": "exact_dedup"}]
+    local, ray = run_both(tmp_path, stages, corpus(800))
+    assert_identical(local, ray)
+    assert "words" in ray.curated.columns
+    assert ray.report["funnel"][1]["stats"] == local.report["funnel"][1]["stats"]
+
+
+def test_worker_killed_in_map_stage_is_retried(word_count, tmp_path):
+    marker = tmp_path / "crashed"
+    stages = [{"type": "test_word_count"}, {"type": "exact_dedup"}]
+    faulty = [{"type": "test_word_count", "crash_marker": str(marker)}, {"type": "exact_dedup"}]
+    local, ray = run_both(tmp_path, stages, corpus(800), ray_stages=faulty)
+    assert marker.exists(), "the fault was not injected"
+    assert_identical(local, ray)
+
+
+def _crash_once(marker: str, fn):
+    def crash_once(batch, **kwargs):
+        if not os.path.exists(marker):
+            Path(marker).touch()
+            os._exit(1)
+        return fn(batch, **kwargs)
+
+    return crash_once
+
+
+def test_worker_killed_in_group_by_is_retried(ray_local, tmp_path, monkeypatch):
+    import curate.engine.ray_shuffle as shuffle
+
+    ray_local.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    marker = tmp_path / "crashed"
+    monkeypatch.setattr(shuffle, "exact_group", _crash_once(str(marker), shuffle.exact_group))
+    local, ray = run_both(tmp_path, [{"type": "exact_dedup"}], corpus())
+    assert marker.exists(), "the fault was not injected"
+    assert_identical(local, ray)
+
+
+# --- the run directory is shared with the local engine ----------------------------------
+
+
+def test_checkpoints_are_the_local_engines(ray_local, tmp_path):
+    """A Ray run's checkpoints resume a local run of the same pipeline, and vice versa."""
+    config = {"name": "both", "stages": [{"type": "exact_dedup"}], "output": {"dir": str(tmp_path)}}
+    ray = curate.run({**config, "engine": "ray"}, data=corpus())
+    local = curate.run(config, data=corpus())
+    assert [f.get("resumed") for f in local.report["funnel"][1:]] == [True]
+    assert local.curated.equals(ray.curated) and local.removed.equals(ray.removed)
+
+
+# --- sharded input and output -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_reads_shard_folders_and_writes_shards(ray_local, tmp_path, fmt):
+    data = corpus(500).with_columns(pl.format("doc-{}", pl.int_range(pl.len())).alias("doc"))
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    for i, offset in enumerate(range(0, data.height, 120)):
+        part = data.slice(offset, 120)
+        path = shards / f"part-{i:03d}.{fmt}"
+        part.write_parquet(path) if fmt == "parquet" else part.write_ndjson(path)
+    stages = [{"type": "exact_dedup"}]
+    out = tmp_path / "runs"
+    local = curate.run({"name": "local", "stages": stages, "input": {"id": "doc"}, "output": {"dir": str(out)}}, data=data)
+    ray = curate.run({"name": "ray", "engine": "ray", "stages": stages, "input": {"path": str(shards), "id": "doc"},
+                      "ray": {"write_shards": fmt}, "output": {"dir": str(out)}})
+    assert ray.curated.equals(local.curated.select(ray.curated.columns))
+    assert ray.removed.equals(local.removed)
+    written = sorted((ray.run_dir / "curated").iterdir())
+    assert len(written) > 1
+    back = pl.concat([pl.read_parquet(p) if fmt == "parquet" else pl.read_ndjson(p) for p in written], how="vertical_relaxed")
+    assert sorted(back[ID].to_list()) == sorted(ray.curated[ID].to_list())
+
+
+# --- configuration and the optional dependency ------------------------------------------
+
+
+def test_ray_settings_are_validated():
+    config = validate_config({"engine": "ray", "ray": {"address": "auto", "blocks_per_cpu": 4}})
+    assert config.ray.address == "auto" and config.ray.shuffle == "sort"
+    with pytest.raises(ConfigError) as error:
+        validate_config({"engine": "ray", "ray": {"adress": "auto"}})
+    assert "ray.adress" in str(error.value) and "address" in str(error.value)
+
+
+def test_missing_ray_names_the_extra(tmp_path, monkeypatch):
+    from curate.engine.ray import ray_module
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    monkeypatch.setitem(sys.modules, "ray.data", None)
+    with pytest.raises(MissingDependency) as error:
+        ray_module()
+    assert error.value.extra == "ray" and "curate[ray]" in str(error.value)
