@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import polars as pl
 
 from curate.engine.ray import POS, Cluster, collect, with_positions
@@ -79,3 +80,43 @@ def exact_dedup(stage: Stage, df: pl.DataFrame, ctx: RunContext, cluster: Cluste
 ADAPTERS: dict[str, Adapter] = {
     "exact_dedup": exact_dedup,
 }
+
+
+# --- connected components over a large candidate-edge list -----------------------------
+
+
+def spanning_forest(batch):
+    """Replace one block's edges by a forest with the same connectivity: (node, smallest node of its component)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    edges = pl.from_arrow(batch)
+    nodes, index = np.unique(np.concatenate([edges["src"].to_numpy(), edges["dst"].to_numpy()]), return_inverse=True)
+    src, dst = index[: edges.height], index[edges.height:]
+    graph = coo_matrix((np.ones(edges.height, dtype=np.int8), (src, dst)), shape=(len(nodes), len(nodes)))
+    _, labels = connected_components(graph, directed=False)
+    roots = np.full(labels.max() + 1 if len(labels) else 0, len(nodes), dtype=np.int64)
+    np.minimum.at(roots, labels, np.arange(len(nodes)))
+    root = roots[labels]
+    keep = root != np.arange(len(nodes))
+    return _arrow(pl.DataFrame({"src": nodes[keep], "dst": nodes[root[keep]]}))
+
+
+def reduce_edges(edges: pl.DataFrame, cluster: Cluster, limit: int) -> pl.DataFrame:
+    """Shrink an edge list (``src``, ``dst`` integer node ids) to at most ``limit`` edges, when it is larger,
+    without changing its connected components.
+
+    Each round replaces every block's edges by a spanning forest of that block in ``map_batches``
+    (at most one edge per node of the block), then halves the number of blocks, so components that
+    span blocks meet in a later round; it stops when the edges fit on the driver or one block is left.
+    """
+    if edges.height <= limit:
+        return edges
+    ds = cluster.dataset(edges.select(pl.col("src").cast(pl.Int64), pl.col("dst").cast(pl.Int64)))
+    blocks = ds.num_blocks()
+    while True:
+        ds = ds.map_batches(spanning_forest, batch_size=None, **cluster.map_options()).materialize()
+        if ds.count() <= limit or blocks == 1:
+            return collect(ds)
+        blocks = max(1, blocks // 2)
+        ds = ds.repartition(blocks)
