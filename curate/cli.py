@@ -141,6 +141,25 @@ def explain(run_dir: Path = typer.Argument(..., help="A run directory."),
     console.print_json(json.dumps(info, default=str, ensure_ascii=False))
 
 
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help="A run directory."),  # noqa: B008 - typer idiom
+           open_report: bool = typer.Option(False, "--open", help="Open report.html when written.")) -> None:
+    """Regenerate report.html from a run directory's report.json."""
+    from curate.report.html import publish_report
+
+    try:
+        publish_report(run_dir, refresh=False)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+        return
+    page = run_dir / "report.html"
+    console.print(f"wrote [bold]{page}[/]")
+    if open_report:
+        import webbrowser
+
+        webbrowser.open(page.resolve().as_uri())
+
+
 def entrypoint() -> None:
     """Console-script entry point."""
     try:

@@ -57,7 +57,6 @@ class OutputConfig(_Strict):
 
     dir: Path = Field(Path("runs"), description="Parent folder of run directories.")
     name: str | None = Field(None, description="Run directory name; defaults to the pipeline name.")
-    overwrite: bool = Field(False, description="Discard checkpoints of an earlier run with a different input instead of stopping.")
 
 
 class RayConfig(_Strict):

@@ -14,10 +14,11 @@ from curate.config import PipelineConfig, config_hash
 from curate.engine.invariants import check_partition
 from curate.engine.observer import RunObserver
 from curate.engine.rundir import RunDir
-from curate.errors import InputError
+from curate.errors import InputError, StageError
 from curate.io.readers import ReadResult, content_ids, read_input
 from curate.io.writers import write_json, write_jsonl, write_parquet
 from curate.registry import get_stage
+from curate.report.html import publish_report
 from curate.report.manifest import build_manifest
 from curate.report.summary import build_report
 from curate.schema import ID, TEXT, empty_ledger, make_ledger
@@ -130,6 +131,7 @@ class LocalEngine:
         report = build_report(config, read, frame, current, removed_all, records, time.time() - started)
         write_json(build_manifest(config, input_hash, read.source), run_dir.manifest)
         write_json(report, run_dir.report)
+        report = publish_report(run_dir.root)
         return EngineOutput(current, removed_all, report, run_dir, records)
 
     def read(self, data: Any = None) -> ReadResult:
@@ -150,8 +152,6 @@ class LocalEngine:
             return kept, removed, stats
         missing = stage.requires - set(df.columns)
         if missing:
-            from curate.errors import StageError
-
             raise StageError(f"stage '{stage.label}' needs columns {sorted(missing)}; the data has {df.columns}",
                              hint="add a stage that makes them earlier, or map them with input.*")
         ctx = RunContext(seed=self.config.seed, artifacts_dir=run_dir.artifacts(index, stage.label),

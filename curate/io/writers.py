@@ -12,6 +12,9 @@ from typing import Any
 
 import polars as pl
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 @contextmanager
 def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[Any]:
@@ -19,6 +22,7 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[Any]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, 0o666 & ~_UMASK)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
             yield handle

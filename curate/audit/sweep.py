@@ -1,0 +1,130 @@
+"""Threshold sweeps from a run's cached outputs: "rows removed vs threshold", nothing recomputed.
+
+A quality-score sweep reads the scoring stage's checkpoint (its kept rows carry the score
+column) and its ledger rows (the value that broke the rule), so every row the stage saw has a
+value and the count removed at any threshold is exact. A similarity sweep (semantic or near-
+duplicate stages) reads a per-row similarity artefact when the stage cached one, and falls back
+to the ledger's scores, which only tell the counts at thresholds at or above the run's own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from curate.engine.rundir import RunDir
+from curate.errors import InputError
+from curate.report.adapt import score_threshold
+from curate.report.views import score_values, stage_list
+from curate.schema import ID
+
+SIMILARITY_FILES = ("similarity.parquet", "similarities.parquet", "max_similarity.parquet")
+SIMILARITY_COLUMNS = ("max_similarity", "similarity", "cosine", "score")
+_RUN_THRESHOLD_KEYS = ("threshold", "similarity_threshold", "jaccard_threshold")
+
+
+def _grid(values: np.ndarray, thresholds: list[float] | np.ndarray | None, points: int) -> np.ndarray:
+    if thresholds is not None:
+        return np.asarray(thresholds, dtype=np.float64)
+    if len(values) == 0:
+        return np.zeros(0)
+    return np.unique(np.quantile(values, np.linspace(0, 1, points), method="nearest"))
+
+
+def count_removed(values: np.ndarray, thresholds: np.ndarray, side: str) -> np.ndarray:
+    """How many ``values`` fail each threshold: under it (``side="below"``) or over it (``"above"``)."""
+    ordered = np.sort(values)
+    if side == "below":
+        return np.searchsorted(ordered, thresholds, side="left")
+    return len(ordered) - np.searchsorted(ordered, thresholds, side="right")
+
+
+def score_sweep(run_dir: str | Path, column: str, thresholds: list[float] | np.ndarray | None = None,
+                side: str | None = None, points: int = 50) -> tuple[pl.DataFrame, dict]:
+    """Rows a quality stage would remove at each threshold of one score column.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A finished run directory.
+    column : str
+        A score column (``q_<rule>``).
+    thresholds : sequence of float, optional
+        Where to evaluate; by default ``points`` quantiles of the values.
+    side : {"below", "above"}, optional
+        Which side of the threshold is removed; by default from the stage config, else "below".
+
+    Returns
+    -------
+    (polars.DataFrame, dict)
+        ``threshold, removed, removed_pct`` and ``{"stage", "column", "side", "run_threshold", "rows"}``.
+    """
+    rd = RunDir(Path(run_dir))
+    stage, values = score_values(rd, pl.read_parquet(rd.removed), column)
+    if values.height == 0:
+        raise InputError(f"no score column '{column}' in run {run_dir}",
+                         hint="score columns are the q_* columns of a quality stage's checkpoint")
+    configs = {label: config for _, label, config in stage_list(rd)}
+    run = score_threshold(configs.get(stage), column)
+    side = side or (run[1] if run else "below")
+    array = values["value"].drop_nulls().to_numpy()
+    grid = _grid(array, thresholds, points)
+    removed = count_removed(array, grid, side)
+    table = pl.DataFrame({"threshold": grid, "removed": removed.astype(np.int64),
+                          "removed_pct": np.round(100 * removed / max(len(array), 1), 3)})
+    return table, {"stage": stage, "column": column, "side": side, "run_threshold": run[0] if run else None,
+                   "rows": len(array)}
+
+
+def _stage_index(rd: RunDir, stage: str) -> tuple[int, dict]:
+    for index, label, config in stage_list(rd):
+        if label == stage:
+            return index, config
+    raise InputError(f"stage '{stage}' is not in run {rd.root}",
+                     hint="stages are: " + ", ".join(label for _, label, _ in stage_list(rd)))
+
+
+def similarity_values(rd: RunDir, stage: str) -> tuple[np.ndarray, str]:
+    """Per-row similarities of a dedup stage: its cached artefact when present, else its ledger scores."""
+    index, _ = _stage_index(rd, stage)
+    folder = rd.artifacts(index, stage)
+    for name in SIMILARITY_FILES:
+        path = folder / name
+        if path.exists():
+            schema = pl.read_parquet_schema(path)
+            column = next((c for c in SIMILARITY_COLUMNS if c in schema), None)
+            if column is not None:
+                return pl.read_parquet(path, columns=[column])[column].drop_nulls().to_numpy(), "artifact"
+    ledger = pl.scan_parquet(rd.removed).filter(pl.col("stage") == stage).select(ID, "score").collect()
+    return ledger["score"].drop_nulls().to_numpy(), "ledger"
+
+
+def similarity_sweep(run_dir: str | Path, stage: str, thresholds: list[float] | np.ndarray | None = None,
+                     points: int = 50) -> tuple[pl.DataFrame, dict]:
+    """Rows a similarity-based dedup stage would remove at each similarity threshold.
+
+    A row goes when its similarity to a kept neighbour is at or above the threshold. With the
+    stage's per-row similarity artefact (``artifacts/NN-label/similarity.parquet``) every
+    threshold is answered; from the ledger alone only thresholds at or above the run's (the
+    others get a null ``removed``). For SemDeDup, ``eps = 1 - threshold``.
+
+    Returns
+    -------
+    (polars.DataFrame, dict)
+        ``threshold, eps, removed`` and ``{"stage", "source", "run_threshold", "rows"}``.
+    """
+    rd = RunDir(Path(run_dir))
+    _, config = _stage_index(rd, stage)
+    values, source = similarity_values(rd, stage)
+    run = next((float(config[k]) for k in _RUN_THRESHOLD_KEYS if isinstance(config.get(k), (int, float))), None)
+    if run is None and isinstance(config.get("eps"), (int, float)):
+        run = 1.0 - float(config["eps"])
+    grid = _grid(values, thresholds, points)
+    removed = (len(values) - np.searchsorted(np.sort(values), grid, side="left")).astype(np.int64)
+    floor = run if run is not None else (values.min() if len(values) else np.inf)
+    known = np.ones(len(grid), dtype=bool) if source == "artifact" else grid >= floor - 1e-12
+    table = pl.DataFrame({"threshold": grid, "eps": 1.0 - grid,
+                          "removed": pl.Series(removed).set(pl.Series(~known), None)})
+    return table, {"stage": stage, "source": source, "run_threshold": run, "rows": len(values)}

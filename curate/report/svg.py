@@ -1,0 +1,152 @@
+"""Inline SVG charts drawn in Python: no JavaScript, no CDN, the page opens offline.
+
+Every mark carries its value in ``data-*`` attributes so tests (and people) can read the
+numbers a chart was drawn from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+KEPT, REMOVED, ACCENT, INK = "#2f7d5b", "#c8553d", "#3b6ea8", "#222"
+FUNNEL = "#3566a0"
+PALETTE = ("#3b6ea8", "#2f7d5b", "#c8553d", "#8a5fb0", "#b08a2f")
+
+
+def _fmt(value: float) -> str:
+    if float(value).is_integer() and abs(value) >= 1:
+        return f"{int(value):,}"
+    return f"{value:.3g}"
+
+
+def _svg(width: int, height: int, body: str, chart_id: str, title: str) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(chart_id)}" class="chart" role="img" '
+            f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" '
+            f'font-size="12"><title>{escape(title)}</title>{body}</svg>')
+
+
+def funnel_chart(rows: Sequence[dict], chart_id: str = "funnel-chart") -> str:
+    """Horizontal bars: rows left after each stage, labelled with the count and % of input kept."""
+    width, label_w, bar_h, gap = 760, 170, 26, 8
+    height = 20 + len(rows) * (bar_h + gap)
+    top = max((r["rows_in"] for r in rows[:1]), default=0) or 1
+    span = width - label_w - 170
+    parts = []
+    for i, row in enumerate(rows):
+        y = 10 + i * (bar_h + gap)
+        w = max(span * row["rows_out"] / top, 1.0)
+        parts.append(
+            f'<text x="{label_w - 8}" y="{y + bar_h * 0.68:.1f}" text-anchor="end" fill="{INK}">{escape(str(row["stage"]))}</text>'
+            f'<rect class="bar" x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{FUNNEL}" '
+            f'data-stage="{escape(str(row["stage"]))}" data-rows-in="{row["rows_in"]}" data-rows-out="{row["rows_out"]}" '
+            f'data-kept-pct="{row["kept_pct"]}"><title>{row["rows_out"]:,} rows ({row["kept_pct"]}% of input)</title></rect>'
+            f'<text x="{label_w + w + 6:.1f}" y="{y + bar_h * 0.68:.1f}" fill="{INK}">{row["rows_out"]:,} · {row["kept_pct"]}%</text>')
+    return _svg(width, height, "".join(parts), chart_id, "rows kept after each stage")
+
+
+def bar_chart(labels: Sequence[str], values: Sequence[float | None], title: str, chart_id: str,
+              errors: Sequence[float | None] | None = None, unit: str = "") -> str:
+    """Vertical bars with optional error whiskers (one colour per bar); ``None`` values are skipped."""
+    width, height, left, bottom, top = 320, 220, 50, 40, 28
+    present = [v for v in values if v is not None]
+    peak = max([v + (e or 0) for v, e in zip(values, errors or [0] * len(values), strict=True) if v is not None] or [1])
+    peak = peak or 1
+    slot = (width - left - 10) / max(len(labels), 1)
+    plot_h = height - bottom - top
+    parts = [f'<text x="{width / 2}" y="16" text-anchor="middle" font-weight="bold">{escape(title)}</text>',
+             f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="{INK}"/>']
+    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+        x = left + i * slot + slot * 0.2
+        parts.append(f'<text x="{x + slot * 0.3:.1f}" y="{height - bottom + 16}" text-anchor="middle">{escape(str(label))}</text>')
+        if value is None:
+            continue
+        h = plot_h * value / peak
+        y = height - bottom - h
+        parts.append(f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{slot * 0.6:.1f}" height="{max(h, 0.5):.1f}" '
+                     f'fill="{PALETTE[i % len(PALETTE)]}" data-label="{escape(str(label))}" data-value="{value}">'
+                     f'<title>{escape(str(label))}: {value} {escape(unit)}</title></rect>'
+                     f'<text x="{x + slot * 0.3:.1f}" y="{y - 4:.1f}" text-anchor="middle">{_fmt(value)}</text>')
+        error = errors[i] if errors else None
+        if error:
+            e = plot_h * error / peak
+            cx = x + slot * 0.3
+            parts.append(f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{y - e:.1f}" y2="{y + e:.1f}" stroke="{INK}" data-error="{error}"/>')
+    if not present:
+        parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">no data</text>')
+    return _svg(width, height, "".join(parts), chart_id, title)
+
+
+def histogram_chart(hist: dict, chart_id: str, title: str) -> str:
+    """Stacked kept/removed counts per bin, with the threshold as a dashed line when known."""
+    width, height, left, bottom, top = 560, 220, 50, 36, 24
+    edges, kept, removed = hist["edges"], hist["kept"], hist["removed"]
+    parts = [f'<text x="{width / 2}" y="16" text-anchor="middle" font-weight="bold">{escape(title)}</text>']
+    if not edges:
+        parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">no values</text>')
+        return _svg(width, height, "".join(parts), chart_id, title)
+    low, high = edges[0], edges[-1]
+    plot_w, plot_h = width - left - 10, height - bottom - top
+    peak = max(k + r for k, r in zip(kept, removed, strict=True)) or 1
+
+    def x_of(value: float) -> float:
+        return left + plot_w * (value - low) / ((high - low) or 1)
+
+    for i, (k, r) in enumerate(zip(kept, removed, strict=True)):
+        x0, x1 = x_of(edges[i]), x_of(edges[i + 1])
+        base = height - bottom
+        for count, colour, kind in ((k, KEPT, "kept"), (r, REMOVED, "removed")):
+            if count:
+                h = plot_h * count / peak
+                base -= h
+                parts.append(f'<rect class="bin {kind}" x="{x0:.1f}" y="{base:.1f}" width="{max(x1 - x0 - 1, 0.5):.1f}" '
+                             f'height="{h:.1f}" fill="{colour}" data-count="{count}"><title>{count:,} {kind} in '
+                             f'[{edges[i]:.4g}, {edges[i + 1]:.4g})</title></rect>')
+    parts.append(f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="{INK}"/>'
+                 f'<text x="{left}" y="{height - bottom + 16}">{low:.4g}</text>'
+                 f'<text x="{width - 10}" y="{height - bottom + 16}" text-anchor="end">{high:.4g}</text>')
+    if hist.get("threshold") is not None:
+        x = x_of(min(max(hist["threshold"], low), high))
+        parts.append(f'<line class="threshold" x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{height - bottom}" stroke="{INK}" '
+                     f'stroke-dasharray="4 3" data-threshold="{hist["threshold"]}"/>'
+                     f'<text x="{x + 4:.1f}" y="{top + 22}">threshold {hist["threshold"]:.4g}</text>')
+    return _svg(width, height, "".join(parts), chart_id, title)
+
+
+def line_chart(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], title: str, chart_id: str,
+               x_label: str, y_label: str, marker_x: float | None = None) -> str:
+    """Lines (name, xs, ys) on shared axes, with an optional vertical marker (the run's setting)."""
+    width, height, left, bottom, top = 560, 240, 60, 40, 28
+    xs = [x for _, sx, _ in series for x in sx] + ([marker_x] if marker_x is not None else [])
+    ys = [y for _, _, sy in series for y in sy if y is not None]
+    parts = [f'<text x="{width / 2}" y="16" text-anchor="middle" font-weight="bold">{escape(title)}</text>']
+    if not xs or not ys:
+        parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">no data</text>')
+        return _svg(width, height, "".join(parts), chart_id, title)
+    x_low, x_high, y_high = min(xs), max(xs), max(ys) or 1
+    plot_w, plot_h = width - left - 140, height - bottom - top
+
+    def point(x: float, y: float) -> tuple[float, float]:
+        return left + plot_w * (x - x_low) / ((x_high - x_low) or 1), height - bottom - plot_h * y / y_high
+
+    parts.append(f'<line x1="{left}" y1="{height - bottom}" x2="{left + plot_w}" y2="{height - bottom}" stroke="{INK}"/>'
+                 f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="{INK}"/>'
+                 f'<text x="{left}" y="{height - bottom + 16}">{x_low:.4g}</text>'
+                 f'<text x="{left + plot_w}" y="{height - bottom + 16}" text-anchor="end">{x_high:.4g}</text>'
+                 f'<text x="{left + plot_w / 2}" y="{height - 6}" text-anchor="middle">{escape(x_label)}</text>'
+                 f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{_fmt(y_high)}</text>'
+                 f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end">0</text>'
+                 f'<text x="14" y="{top + plot_h / 2}" transform="rotate(-90 14 {top + plot_h / 2})" '
+                 f'text-anchor="middle">{escape(y_label)}</text>')
+    for i, (name, sx, sy) in enumerate(series):
+        colour = PALETTE[i % len(PALETTE)]
+        points = " ".join(f"{px:.1f},{py:.1f}" for px, py in (point(x, y) for x, y in zip(sx, sy, strict=True)
+                                                                if y is not None))
+        parts.append(f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2" points="{points}" '
+                     f'data-name="{escape(name)}"/>'
+                     f'<text x="{left + plot_w + 8}" y="{top + 14 + 16 * i}" fill="{colour}">{escape(name)}</text>')
+    if marker_x is not None:
+        mx, _ = point(marker_x, 0)
+        parts.append(f'<line class="marker" x1="{mx:.1f}" x2="{mx:.1f}" y1="{top}" y2="{height - bottom}" stroke="{INK}" '
+                     f'stroke-dasharray="4 3" data-x="{marker_x}"/>')
+    return _svg(width, height, "".join(parts), chart_id, title)
