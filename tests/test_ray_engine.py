@@ -75,7 +75,7 @@ def test_exact_dedup_identical_to_local(ray_local, tmp_path, params):
 class WordCountConfig(StageConfig):
     """Drop texts with fewer than ``min_words`` words; ``crash_marker`` kills the worker once."""
 
-    type: Literal["test_word_count"] = "test_word_count"
+    type: Literal["test_ray_word_count"] = "test_ray_word_count"
     min_words: int = 5
     crash_marker: str | None = None
 
@@ -104,13 +104,13 @@ class WordCount(Stage):
 def word_count(ray_local):
     """Register the test stage for one test (workers get this module by value)."""
     ray_local.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    register("test_word_count")(WordCount)
+    register("test_ray_word_count")(WordCount)
     yield
-    _STAGES.pop("test_word_count")
+    _STAGES.pop("test_ray_word_count")
 
 
 def test_map_stage_identical_to_local(word_count, tmp_path):
-    stages = [{"type": "test_word_count"}, {"type": "exact_dedup"}]
+    stages = [{"type": "test_ray_word_count"}, {"type": "exact_dedup"}]
     local, ray = run_both(tmp_path, stages, corpus(800))
     assert_identical(local, ray)
     assert "words" in ray.curated.columns
@@ -119,8 +119,8 @@ def test_map_stage_identical_to_local(word_count, tmp_path):
 
 def test_worker_killed_in_map_stage_is_retried(word_count, tmp_path):
     marker = tmp_path / "crashed"
-    stages = [{"type": "test_word_count"}, {"type": "exact_dedup"}]
-    faulty = [{"type": "test_word_count", "crash_marker": str(marker)}, {"type": "exact_dedup"}]
+    stages = [{"type": "test_ray_word_count"}, {"type": "exact_dedup"}]
+    faulty = [{"type": "test_ray_word_count", "crash_marker": str(marker)}, {"type": "exact_dedup"}]
     local, ray = run_both(tmp_path, stages, corpus(800), ray_stages=faulty)
     assert marker.exists(), "the fault was not injected"
     assert_identical(local, ray)
