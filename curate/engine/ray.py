@@ -55,7 +55,9 @@ def ray_session(settings: RayConfig) -> Iterator[Any]:
     started = not ray.is_initialized()
     if started:
         address = settings.address or os.environ.get("RAY_ADDRESS")
-        options: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
+        # one polars thread per task: each task holds one CPU of the cluster
+        options: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False,
+                                   "runtime_env": {"env_vars": {"POLARS_MAX_THREADS": "1"}}}
         if address:
             ray.init(address=address, **options)
         else:
