@@ -93,10 +93,13 @@ class WordCount(Stage):
             os._exit(1)  # the worker process dies mid-stage; Ray must rerun the task
         words = df[TEXT].str.count_matches(r"\S+").cast(pl.Int64)
         short = words < self.config.min_words
+        if (path := ctx.artifact_path("words.parquet")) is not None:
+            df.select(ID).with_columns(words=words).write_parquet(path)
         return StageResult(
             kept=df.filter(~short).with_columns(words=words.filter(~short)),
             removed=make_ledger(df.filter(short)[ID], self.label, "too_few_words", score=words.filter(short)),
-            stats={"short": int(short.sum()), "min_words": self.config.min_words},
+            stats={"short": int(short.sum()), "min_words": self.config.min_words,
+                   "by_words": {str(k): v for k, v in words.value_counts().iter_rows()}},
         )
 
 
@@ -115,6 +118,8 @@ def test_map_stage_identical_to_local(word_count, tmp_path):
     assert_identical(local, ray)
     assert "words" in ray.curated.columns
     assert ray.report["funnel"][1]["stats"] == local.report["funnel"][1]["stats"]
+    artifact = Path("artifacts") / "01-test_ray_word_count" / "words.parquet"
+    assert pl.read_parquet(ray.run_dir / artifact).equals(pl.read_parquet(local.run_dir / artifact))
 
 
 def test_worker_killed_in_map_stage_is_retried(word_count, tmp_path):

@@ -9,11 +9,13 @@ input order, so ids, ledger and curated rows are identical to the local engine's
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,12 +29,15 @@ from curate.engine.local import EngineOutput, LocalEngine
 from curate.engine.observer import RunObserver
 from curate.errors import require
 from curate.io.readers import ReadResult, read_input
+from curate.io.writers import write_parquet
 from curate.schema import ID, LEDGER_SCHEMA, empty_ledger
 from curate.stages.base import RunContext, Stage, StageResult
 
 POS = "__curate_pos"
 PART = "__curate_part"
 STATS = "__curate_stats"
+ARTIFACT = "__curate_artifact"
+CONTENT = "__curate_content"
 LEDGER_PREFIX = "__curate_ledger_"
 ROWS_PER_BLOCK = 100_000
 _URI = re.compile(r"^([a-z][a-z0-9+.-]+):/+")
@@ -118,8 +123,8 @@ def with_positions(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def combine_stats(parts: list[dict[str, Any]], settings: set[str] = frozenset()) -> dict[str, Any]:
-    """One stats dict from per-batch ones: integer counts add up; values equal in every batch stay
-    (as do ``settings``, the stage's config echoed in its stats); others are dropped."""
+    """One stats dict from per-batch ones: integer counts add up (in nested dicts too); values equal
+    in every batch stay (as do ``settings``, the stage's config echoed in its stats); others are dropped."""
     out: dict[str, Any] = {}
     for key in dict.fromkeys(k for part in parts for k in part):
         values = [part[key] for part in parts if key in part]
@@ -127,6 +132,8 @@ def combine_stats(parts: list[dict[str, Any]], settings: set[str] = frozenset())
             out[key] = values[0]
         elif all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             out[key] = sum(values)
+        elif all(isinstance(v, dict) for v in values):
+            out[key] = combine_stats(values)
         elif all(v == values[0] for v in values):
             out[key] = values[0]
     return out
@@ -135,31 +142,41 @@ def combine_stats(parts: list[dict[str, Any]], settings: set[str] = frozenset())
 # --- map stages ------------------------------------------------------------------------
 
 
-def apply_map_batch(batch, stage: Stage, seed: int):
-    """Run a row-local stage on one block; return kept rows, ledger rows and stats in one table."""
+def apply_map_batch(batch, stage: Stage, seed: int, artifacts: bool):
+    """Run a row-local stage on one block; return kept rows, ledger rows, stats and the block's
+    Parquet artefacts (as bytes, so the driver can gather them from any node) in one table."""
     df = pl.from_arrow(batch)
     positions = df.select(ID, POS)
-    result = stage.apply(df.drop(POS), RunContext(seed=seed, artifacts_dir=None))
+    first = df[POS].min()
+    with tempfile.TemporaryDirectory() as folder:
+        result = stage.apply(df.drop(POS), RunContext(seed=seed, artifacts_dir=Path(folder) if artifacts else None))
+        files = sorted(p for p in Path(folder).glob("*.parquet") if p.is_file())
+        written = pl.DataFrame({PART: "artifact", POS: first, ARTIFACT: [p.name for p in files],
+                                CONTENT: [p.read_bytes() for p in files]}, schema_overrides={POS: pl.Int64, CONTENT: pl.Binary})
     kept = result.kept.join(positions, on=ID, how="left", maintain_order="left").with_columns(pl.lit("kept").alias(PART))
     removed = (result.removed.select(list(LEDGER_SCHEMA)).rename(lambda c: LEDGER_PREFIX + c)
                .join(positions, left_on=LEDGER_PREFIX + ID, right_on=ID, how="left", maintain_order="left")
                .with_columns(pl.lit("removed").alias(PART)))
     stats = pl.DataFrame({PART: ["stats"], STATS: [json.dumps(result.stats, default=str)]})
-    return pl.concat([kept, removed, stats], how="diagonal_relaxed").to_arrow(compat_level=pl.CompatLevel.oldest())
+    return pl.concat([kept, removed, stats, written], how="diagonal_relaxed").to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
 def run_map_stage(stage: Stage, df: pl.DataFrame, ctx: RunContext, cluster: Cluster) -> StageResult:
-    """A ``map`` stage as ``map_batches`` over blocks; outputs concatenated in input order."""
+    """A ``map`` stage as ``map_batches`` over blocks; outputs and Parquet artefacts concatenated in input order."""
     ds = cluster.dataset(with_positions(df)).map_batches(
-        apply_map_batch, fn_kwargs={"stage": stage, "seed": ctx.seed}, batch_size=None, **cluster.map_options())
-    out = collect(ds)
+        apply_map_batch, fn_kwargs={"stage": stage, "seed": ctx.seed, "artifacts": ctx.artifacts_dir is not None},
+        batch_size=None, **cluster.map_options())
+    out = collect(ds).sort(POS, maintain_order=True)
     parts = out[PART]
-    rows = out.filter(parts != "stats").sort(POS)
     kept_columns = [c for c in out.columns if not c.startswith("__curate_")]
-    kept = rows.filter(pl.col(PART) == "kept").select(kept_columns)
-    removed = rows.filter(pl.col(PART) == "removed").select(
+    kept = out.filter(parts == "kept").select(kept_columns)
+    removed = out.filter(parts == "removed").select(
         pl.col(LEDGER_PREFIX + c).cast(dtype).alias(c) for c, dtype in LEDGER_SCHEMA.items())
     stats = combine_stats([json.loads(s) for s in out.filter(parts == "stats")[STATS]], set(type(stage.config).model_fields))
+    written = out.filter(parts == "artifact")
+    for name in written[ARTIFACT].unique(maintain_order=True):
+        blocks = written.filter(pl.col(ARTIFACT) == name)[CONTENT]
+        write_parquet(pl.concat([pl.read_parquet(io.BytesIO(b)) for b in blocks], how="vertical_relaxed"), ctx.artifact_path(name))
     ctx.progress(df.height, df.height)
     return StageResult(kept=kept, removed=removed if removed.height else empty_ledger(), stats=stats)
 
