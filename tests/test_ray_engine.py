@@ -219,21 +219,22 @@ def test_large_edge_lists_are_reduced_in_ray_without_changing_components(ray_loc
 
     from curate.config import RayConfig
     from curate.engine.ray import Cluster
-    from curate.engine.ray_shuffle import reduce_edges
+    from curate.engine.ray_minhash import reduce_edges
 
     rng = np.random.default_rng(1)
     groups = rng.integers(0, 150, 3000)  # 3000 nodes in ~150 near-duplicate clusters, 40 edges per node
     src = np.repeat(np.arange(3000), 40)
     partners = np.array([rng.choice(np.flatnonzero(groups == g), 40) for g in groups]).ravel()
-    edges = pl.DataFrame({"src": src, "dst": partners})
+    edges = pl.DataFrame({"left": src, "right": partners})
 
     def components(e: pl.DataFrame) -> np.ndarray:
-        graph = coo_matrix((np.ones(e.height), (e["src"].to_numpy(), e["dst"].to_numpy())), shape=(3000, 3000))
+        graph = coo_matrix((np.ones(e.height), (e["left"].to_numpy(), e["right"].to_numpy())), shape=(3000, 3000))
         return connected_components(graph, directed=False)[1]
 
-    reduced = reduce_edges(edges, Cluster(RayConfig()), limit=10_000)
+    cluster = Cluster(RayConfig())
+    reduced = reduce_edges(cluster.dataset(edges), cluster, limit=10_000)
     assert reduced.height <= 10_000 < edges.height
     before, after = components(edges), components(reduced)
     pairs = pl.DataFrame({"before": before, "after": after}).unique()
     assert pairs["before"].n_unique() == pairs["after"].n_unique() == pairs.height  # the same partition
-    assert reduce_edges(edges, Cluster(RayConfig()), limit=edges.height).equals(edges)  # small: left to the driver
+    assert reduce_edges(cluster.dataset(edges), cluster, limit=edges.height).equals(edges)  # small: all to the driver

@@ -18,7 +18,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -259,7 +259,9 @@ class RayEngine(LocalEngine):
         return result
 
     def execute(self, stage: Stage, df: pl.DataFrame, ctx: RunContext) -> StageResult:
-        """``map`` stages on ``map_batches``, ``shuffle`` stages through their adapter, the rest on the driver."""
+        """``map`` stages on ``map_batches``, dedup stages through their adapter, the rest on the driver
+        (embeddings they ask for come from the Ray actor pool)."""
+        from curate.engine.ray_semantic import RayRunContext
         from curate.engine.ray_shuffle import ADAPTERS
 
         if df.height == 0:
@@ -269,4 +271,5 @@ class RayEngine(LocalEngine):
         adapter = ADAPTERS.get(stage.name)
         if adapter is not None:
             return adapter(stage, df, ctx, self.cluster)
-        return stage.apply(df, ctx)
+        pooled = RayRunContext(**{f.name: getattr(ctx, f.name) for f in fields(ctx)}, cluster=self.cluster)
+        return stage.apply(df, pooled)

@@ -1,20 +1,21 @@
-"""Ray Data adapters of the ``shuffle`` stages, keyed by stage name.
+"""Ray Data adapters of the stages that group rows (exact, MinHash and semantic dedup), keyed by stage name.
 
 Each adapter does the stage's row-local work in ``map_batches`` and its grouping as a Ray Data
 group-by, calling the stage module's own public functions, and returns exactly what the stage's
-``apply`` returns on the whole frame. Groups are keyed by a bucket of the stage's hash (a few per
-block), and each bucket is grouped by the full hash with polars inside the task: the same
-grouping, without a Python call per group.
+``apply`` returns on the whole frame. Exact dedup groups by a bucket of the hash (a few per block),
+and each bucket is grouped by the full hash with polars inside the task: the same grouping,
+without a Python call per group.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 import polars as pl
 
 from curate.engine.ray import POS, Cluster, collect, with_positions
+from curate.engine.ray_minhash import minhash_dedup
+from curate.engine.ray_semantic import semantic_dedup
 from curate.schema import ID, TEXT, make_ledger
 from curate.stages.base import RunContext, Stage, StageResult
 
@@ -79,44 +80,7 @@ def exact_dedup(stage: Stage, df: pl.DataFrame, ctx: RunContext, cluster: Cluste
 
 ADAPTERS: dict[str, Adapter] = {
     "exact_dedup": exact_dedup,
+    "minhash_dedup": minhash_dedup,
+    "semantic_dedup": semantic_dedup,
 }
 
-
-# --- connected components over a large candidate-edge list -----------------------------
-
-
-def spanning_forest(batch):
-    """Replace one block's edges by a forest with the same connectivity: (node, smallest node of its component)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    edges = pl.from_arrow(batch)
-    nodes, index = np.unique(np.concatenate([edges["src"].to_numpy(), edges["dst"].to_numpy()]), return_inverse=True)
-    src, dst = index[: edges.height], index[edges.height:]
-    graph = coo_matrix((np.ones(edges.height, dtype=np.int8), (src, dst)), shape=(len(nodes), len(nodes)))
-    _, labels = connected_components(graph, directed=False)
-    roots = np.full(labels.max() + 1 if len(labels) else 0, len(nodes), dtype=np.int64)
-    np.minimum.at(roots, labels, np.arange(len(nodes)))
-    root = roots[labels]
-    keep = root != np.arange(len(nodes))
-    return _arrow(pl.DataFrame({"src": nodes[keep], "dst": nodes[root[keep]]}))
-
-
-def reduce_edges(edges: pl.DataFrame, cluster: Cluster, limit: int) -> pl.DataFrame:
-    """Shrink an edge list (``src``, ``dst`` integer node ids) to at most ``limit`` edges, when it is larger,
-    without changing its connected components.
-
-    Each round replaces every block's edges by a spanning forest of that block in ``map_batches``
-    (at most one edge per node of the block), then halves the number of blocks, so components that
-    span blocks meet in a later round; it stops when the edges fit on the driver or one block is left.
-    """
-    if edges.height <= limit:
-        return edges
-    ds = cluster.dataset(edges.select(pl.col("src").cast(pl.Int64), pl.col("dst").cast(pl.Int64)))
-    blocks = ds.num_blocks()
-    while True:
-        ds = ds.map_batches(spanning_forest, batch_size=None, **cluster.map_options()).materialize()
-        if ds.count() <= limit or blocks == 1:
-            return collect(ds)
-        blocks = max(1, blocks // 2)
-        ds = ds.repartition(blocks)
