@@ -238,3 +238,40 @@ def test_large_edge_lists_are_reduced_in_ray_without_changing_components(ray_loc
     pairs = pl.DataFrame({"before": before, "after": after}).unique()
     assert pairs["before"].n_unique() == pairs["after"].n_unique() == pairs.height  # the same partition
     assert reduce_edges(cluster.dataset(edges), cluster, limit=edges.height).equals(edges)  # small: all to the driver
+
+
+# --- where Ray comes from ---------------------------------------------------------------
+
+
+def test_cli_starts_and_stops_a_local_ray_instance_when_no_address_is_given(tmp_path):
+    """A fresh process with no RAY_ADDRESS: `curate run` starts a local Ray instance, runs, shuts it down."""
+    import subprocess
+
+    import yaml
+
+    pytest.importorskip("ray")
+    data = tmp_path / "d.jsonl"
+    corpus(200).write_ndjson(data)
+    config = {"name": "cli", "engine": "ray", "ray": {"num_cpus": 1}, "input": {"path": str(data)},
+              "stages": [{"type": "exact_dedup"}], "output": {"dir": str(tmp_path / "runs")}}
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(config))
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")) if p)
+    done = subprocess.run([sys.executable, "-m", "curate", "run", str(tmp_path / "p.yaml")], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    local = curate.run({**config, "engine": "local", "name": "local"})
+    assert pl.read_parquet(tmp_path / "runs" / "cli" / "removed.parquet").equals(local.removed)
+
+
+def test_object_store_and_shard_folder_inputs_are_recognised(tmp_path):
+    from curate.config import InputConfig
+    from curate.engine.ray import shard_source
+
+    assert shard_source(InputConfig(path="s3://bucket/corpus/")) == ("s3://bucket/corpus", "parquet")
+    assert shard_source(InputConfig(path="gs://bucket/part.jsonl")) == ("gs://bucket/part.jsonl", "jsonl")
+    (tmp_path / "a.txt").write_text("a text file")
+    assert shard_source(InputConfig(path=tmp_path)) is None  # a folder of .txt stays the local reader's
+    pl.DataFrame({"text": ["x"]}).write_parquet(tmp_path / "b.parquet")
+    assert shard_source(InputConfig(path=tmp_path)) == ([str(tmp_path / "b.parquet")], "parquet")
+    assert shard_source(InputConfig(path=tmp_path / "b.parquet")) is None  # one file: the local reader
