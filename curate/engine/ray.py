@@ -1,10 +1,11 @@
 """The Ray engine: the local engine's run (checkpoints, invariants, report), each stage's work on Ray Data.
 
 Only :meth:`RayEngine.execute` and :meth:`RayEngine.read` differ from the local engine. ``map``
-stages run as ``map_batches`` over blocks of rows; ``shuffle`` stages go through an adapter
-(:mod:`curate.engine.ray_shuffle`) built from the stage module's public functions; ``global``
-stages run on the driver, with embeddings computed by an actor pool. Every result is put back in
-input order, so ids, ledger and curated rows are identical to the local engine's.
+stages run as ``map_batches`` over blocks of rows; exact, MinHash and semantic dedup go through
+adapters (:mod:`curate.engine.ray_shuffle`) built from their modules' public functions; other
+stages run on the driver, with the embeddings they ask for computed by a Ray actor pool. Every
+result is put back in input order, so ids, ledger and curated rows are identical to the local
+engine's.
 """
 
 from __future__ import annotations
@@ -100,13 +101,17 @@ class Cluster:
         """``df`` as a Ray dataset of contiguous blocks (Arrow tables)."""
         ray = ray_module()
         size = math.ceil(df.height / self.blocks(df.height)) or 1
-        tables = [df.slice(offset, size).to_arrow(compat_level=pl.CompatLevel.oldest())
-                  for offset in range(0, max(df.height, 1), size)]
+        tables = [to_arrow(df.slice(offset, size)) for offset in range(0, max(df.height, 1), size)]
         return ray.data.from_arrow(tables)
 
     def map_options(self) -> dict[str, Any]:
         """Keyword arguments of every ``map_batches`` / ``map_groups`` call."""
         return {"batch_format": "pyarrow"}
+
+
+def to_arrow(df: pl.DataFrame):
+    """``df`` as an Arrow table with plain (not view) string types, as Ray Data expects."""
+    return df.to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
 def collect(ds) -> pl.DataFrame:
@@ -158,7 +163,7 @@ def apply_map_batch(batch, stage: Stage, seed: int, artifacts: bool):
                .join(positions, left_on=LEDGER_PREFIX + ID, right_on=ID, how="left", maintain_order="left")
                .with_columns(pl.lit("removed").alias(PART)))
     stats = pl.DataFrame({PART: ["stats"], STATS: [json.dumps(result.stats, default=str)]})
-    return pl.concat([kept, removed, stats, written], how="diagonal_relaxed").to_arrow(compat_level=pl.CompatLevel.oldest())
+    return to_arrow(pl.concat([kept, removed, stats, written], how="diagonal_relaxed"))
 
 
 def run_map_stage(stage: Stage, df: pl.DataFrame, ctx: RunContext, cluster: Cluster) -> StageResult:

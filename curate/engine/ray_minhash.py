@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from curate.engine.ray import POS, Cluster, collect, ray_module, with_positions
+from curate.engine.ray import POS, Cluster, collect, ray_module, to_arrow, with_positions
 from curate.schema import ID, TEXT, make_ledger
 from curate.stages.base import RunContext, Stage, StageResult
 
@@ -17,18 +17,13 @@ BUCKET = "__curate_bucket"
 BUCKETS_PER_PARTITION = 8
 
 
-def arrow(df: pl.DataFrame):
-    """``df`` as an Arrow table with plain (not view) string types, as Ray Data expects."""
-    return df.to_arrow(compat_level=pl.CompatLevel.oldest())
-
-
 def signature_batch(batch, spec, batch_size: int):
     """MinHash signatures of one block (``minhash.signature.minhash_signatures``), one array per row."""
     from curate.minhash.signature import minhash_signatures
 
     df = pl.from_arrow(batch)
     signatures = minhash_signatures(df[TEXT], spec, batch_size)
-    return arrow(pl.DataFrame({POS: df[POS], SIGNATURE: signatures}))
+    return to_arrow(pl.DataFrame({POS: df[POS], SIGNATURE: signatures}))
 
 
 def band_batch(batch, bands: int, rows: int, buckets: int):
@@ -38,7 +33,7 @@ def band_batch(batch, bands: int, rows: int, buckets: int):
     df = pl.from_arrow(batch)
     signatures = np.ascontiguousarray(df[SIGNATURE].to_numpy(), dtype=np.uint32)
     hashes = band_hashes(signatures, bands, rows).ravel()
-    return arrow(pl.DataFrame({
+    return to_arrow(pl.DataFrame({
         DOC: np.repeat(df[POS].to_numpy(), bands),
         BAND: np.tile(np.arange(bands, dtype=np.int32), df.height),
         BAND_HASH: hashes,
@@ -51,7 +46,7 @@ def band_group(batch, buckets: int):
     from curate.minhash.banding import BAND, BAND_HASH, DOC, band_edges
 
     edges = band_edges(pl.from_arrow(batch).select(DOC, BAND, BAND_HASH))
-    return arrow(edges.with_columns((pl.col("left") % buckets).alias(BUCKET)))
+    return to_arrow(edges.with_columns((pl.col("left") % buckets).alias(BUCKET)))
 
 
 def verify_group(batch, signatures, threshold: float, verify: bool):
@@ -63,12 +58,12 @@ def verify_group(batch, signatures, threshold: float, verify: bool):
     edges = pl.from_arrow(batch).select("left", "right").unique()
     similarity = pair_similarity(table, edges["left"].to_numpy(), edges["right"].to_numpy())
     kept = similarity >= threshold if verify else np.ones(len(similarity), dtype=bool)
-    return arrow(edges.with_columns(similarity=similarity, kept=kept))
+    return to_arrow(edges.with_columns(similarity=similarity, kept=kept))
 
 
 def passed(batch):
     """The edges that passed verification."""
-    return arrow(pl.from_arrow(batch).filter("kept"))
+    return to_arrow(pl.from_arrow(batch).filter("kept"))
 
 
 def spanning_forest(batch):
@@ -85,7 +80,7 @@ def spanning_forest(batch):
     np.minimum.at(roots, labels, np.arange(len(nodes)))
     root = roots[labels]
     keep = root != np.arange(len(nodes))
-    return arrow(pl.DataFrame({"left": nodes[keep], "right": nodes[root[keep]]}))
+    return to_arrow(pl.DataFrame({"left": nodes[keep], "right": nodes[root[keep]]}))
 
 
 def reduce_edges(ds, cluster: Cluster, limit: int) -> pl.DataFrame:

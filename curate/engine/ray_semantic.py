@@ -16,18 +16,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from curate.engine.ray import POS, Cluster, collect, ray_module
+from curate.engine.ray import POS, Cluster, collect, ray_module, to_arrow
 from curate.schema import ID, TEXT, make_ledger
 from curate.stages.base import RunContext, Stage, StageResult
 
 VECTOR = "__curate_vector"
 CLUSTER = "__curate_cluster"
 RANK = "__curate_rank"
-
-
-def arrow(df: pl.DataFrame):
-    """``df`` as an Arrow table with plain (not view) string types, as Ray Data expects."""
-    return df.to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
 def vectors_frame(positions: np.ndarray, vectors: np.ndarray, **columns: np.ndarray) -> pl.DataFrame:
@@ -49,7 +44,7 @@ class EncoderActor:
 
     def __call__(self, batch):
         df = pl.from_arrow(batch)
-        return arrow(vectors_frame(df[POS].to_numpy(), self.encoder.encode(df[TEXT].to_list())))
+        return to_arrow(vectors_frame(df[POS].to_numpy(), self.encoder.encode(df[TEXT].to_list())))
 
 
 @dataclass
@@ -119,7 +114,7 @@ def assign_batch(batch, centroids):
     df = pl.from_arrow(batch)
     cluster, similarity = assign_clusters(np.ascontiguousarray(df[VECTOR].to_numpy(), dtype=np.float32),
                                           ray_module().get(centroids))
-    return arrow(pl.DataFrame({POS: df[POS], CLUSTER: cluster, "similarity": similarity}))
+    return to_arrow(pl.DataFrame({POS: df[POS], CLUSTER: cluster, "similarity": similarity}))
 
 
 def cluster_group(batch, eps: float, block_size: int):
@@ -131,7 +126,7 @@ def cluster_group(batch, eps: float, block_size: int):
     positions = df[POS].to_numpy()
     parent, nearest, similarity = within_cluster_duplicates(
         np.ascontiguousarray(df[VECTOR].to_numpy(), dtype=np.float32), eps, block_size)
-    return arrow(pl.DataFrame({
+    return to_arrow(pl.DataFrame({
         POS: positions,
         "parent": np.where(parent >= 0, positions[np.maximum(parent, 0)], -1),
         "nearest": np.where(nearest >= 0, positions[np.maximum(nearest, 0)], -1),

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from curate.engine.ray import POS, Cluster, collect, with_positions
+from curate.engine.ray import POS, Cluster, collect, to_arrow, with_positions
 from curate.engine.ray_minhash import minhash_dedup
 from curate.engine.ray_semantic import semantic_dedup
 from curate.schema import ID, TEXT, make_ledger
@@ -22,10 +22,6 @@ from curate.stages.base import RunContext, Stage, StageResult
 BUCKETS_PER_PARTITION = 8
 
 Adapter = Callable[[Stage, pl.DataFrame, RunContext, Cluster], StageResult]
-
-
-def _arrow(df: pl.DataFrame):
-    return df.to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
 # --- exact dedup -----------------------------------------------------------------------
@@ -44,7 +40,7 @@ def exact_keys_batch(batch, cfg, buckets: int):
         low = hashes
     bucket = (low % buckets).cast(pl.Int64).rename("_bucket")
     policy = [TEXT] if cfg.keep == "longest" else [cfg.keep_column] if cfg.keep == "max" else []
-    return _arrow(df.select(ID, POS, *policy).with_columns(hashes, bucket))
+    return to_arrow(df.select(ID, POS, *policy).with_columns(hashes, bucket))
 
 
 def exact_group(batch, cfg):
@@ -53,7 +49,7 @@ def exact_group(batch, cfg):
 
     work = pl.from_arrow(batch).sort(POS).rename({POS: "_pos"})
     marked = mark_keepers(work, cfg)
-    return _arrow(marked.filter(pl.col("_keeper") != pl.col(ID)).select(ID, "_pos", "_keeper", "_keeper_pos"))
+    return to_arrow(marked.filter(pl.col("_keeper") != pl.col(ID)).select(ID, "_pos", "_keeper", "_keeper_pos"))
 
 
 def exact_dedup(stage: Stage, df: pl.DataFrame, ctx: RunContext, cluster: Cluster) -> StageResult:
