@@ -36,11 +36,39 @@ def corpus(n: int = 600, seed: int = 0) -> pl.DataFrame:
     return pl.DataFrame({"text": texts, "label": rng.integers(0, 3, n), "quality": quality})
 
 
-def run_both(tmp_path: Path, stages: list[dict], data: pl.DataFrame, ray_stages: list[dict] | None = None):
+def near_duplicates(n: int = 400, seed: int = 0) -> pl.DataFrame:
+    """Texts of 30-60 words, a third of them copies of another with one or two words changed, and a
+    ``vec`` column of vectors where those copies lie close to their source (for embedder: column)."""
+    rng = np.random.default_rng(seed)
+    words = np.array([f"t{i}" for i in range(3000)])
+    n_base = n * 2 // 3
+    docs = [list(rng.choice(words, rng.integers(30, 60))) for _ in range(n_base)]
+    vectors = rng.normal(size=(n_base, 16)).astype(np.float32)
+    sources = rng.integers(0, n_base, n - n_base)
+    for src in sources:
+        copy = list(docs[src])
+        for _ in range(1 + int(src % 2)):
+            copy[rng.integers(0, len(copy))] = str(rng.choice(words))
+        docs.append(copy)
+    vectors = np.vstack([vectors, vectors[sources] + rng.normal(scale=0.05, size=(len(sources), 16)).astype(np.float32)])
+    order = rng.permutation(n)
+    return pl.DataFrame({"text": [" ".join(docs[i]) for i in order], "label": rng.integers(0, 3, n),
+                         "vec": vectors[order].tolist()})
+
+
+def needs(stage: str):
+    """Skip where this checkout has no such stage (the stages are built in parallel)."""
+    from curate.registry import stage_names
+
+    return pytest.mark.skipif(stage not in stage_names(), reason=f"stage {stage} is not in this checkout")
+
+
+def run_both(tmp_path: Path, stages: list[dict], data: pl.DataFrame, ray_stages: list[dict] | None = None,
+             ray: dict | None = None):
     """The same pipeline on the local engine and on Ray (``ray_stages`` may add fault injection)."""
     base = {"seed": 7, "output": {"dir": str(tmp_path / "runs")}}
     local = curate.run({**base, "name": "local", "stages": stages}, data=data)
-    ray = curate.run({**base, "name": "ray", "engine": "ray", "stages": ray_stages or stages}, data=data)
+    ray = curate.run({**base, "name": "ray", "engine": "ray", "stages": ray_stages or stages, "ray": ray or {}}, data=data)
     return local, ray
 
 
@@ -66,6 +94,55 @@ def test_exact_dedup_identical_to_local(ray_local, tmp_path, params):
     local, ray = run_both(tmp_path, [{"type": "exact_dedup", **params}], corpus())
     assert_identical(local, ray)
     assert set(ray.removed["reason"]) == {"empty_text", "exact_duplicate"}
+    assert ray.report["funnel"][1]["stats"] == local.report["funnel"][1]["stats"]
+
+
+@needs("minhash_dedup")
+@pytest.mark.parametrize("settings", [{}, {"max_driver_edges": 5}], ids=["edges-on-driver", "edges-reduced-in-ray"])
+def test_minhash_dedup_identical_to_local(ray_local, tmp_path, settings):
+    local, ray = run_both(tmp_path, [{"type": "minhash_dedup"}], near_duplicates(), ray=settings)
+    assert_identical(local, ray)
+    assert "near_duplicate" in set(ray.removed["reason"])
+    stats = ray.report["funnel"][1]["stats"]
+    assert stats == local.report["funnel"][1]["stats"] and stats["verified_pairs"] > 5
+
+
+@needs("semantic_dedup")
+def test_semantic_dedup_identical_to_local(ray_local, tmp_path):
+    stages = [{"type": "semantic_dedup", "embed": {"embedder": "column", "column": "vec"}, "n_clusters": 5}]
+    local, ray = run_both(tmp_path, stages, near_duplicates())
+    assert_identical(local, ray)
+    assert "semantic_duplicate" in set(ray.removed["reason"])
+    neighbours = Path("artifacts") / "01-semantic_dedup" / "semantic_neighbours.parquet"
+    assert pl.read_parquet(ray.run_dir / neighbours).equals(pl.read_parquet(local.run_dir / neighbours))
+
+
+@needs("semantic_dedup")
+def test_actor_pool_embeddings_equal_local_ones(ray_local, tmp_path):
+    """The default static embedder, run on the actor pool block by block, gives the local vectors."""
+    from curate.config import RayConfig
+    from curate.embed import EmbedderConfig, default_cache_dir, embed_frame
+    from curate.engine.ray import Cluster
+    from curate.engine.ray_semantic import pool_embeddings
+
+    config = EmbedderConfig(cache=False)
+    data = corpus(300)
+    pooled = pool_embeddings(data, config, default_cache_dir(), Cluster(RayConfig(embed_actors=2)))
+    assert np.array_equal(pooled, embed_frame(data, config, cache_dir=default_cache_dir()))
+
+
+@needs("minhash_dedup")
+@needs("semantic_dedup")
+@needs("heuristic_filter")
+@needs("language_filter")
+def test_whole_dedup_and_quality_pipeline_identical_to_local(ray_local, tmp_path):
+    stages = [{"type": "heuristic_filter"}, {"type": "language_filter"}, {"type": "filter", "expr": "text.len() > 10"},
+              {"type": "exact_dedup"}, {"type": "minhash_dedup"}, {"type": "semantic_dedup"}]
+    data = near_duplicates(300).with_columns(
+        pl.when(pl.int_range(pl.len()) % 7 == 0).then(pl.lit("Ceci est une phrase en français, pas en anglais du tout."))
+        .otherwise(pl.col("text")).alias("text"))
+    local, ray = run_both(tmp_path, stages, data)
+    assert_identical(local, ray)
     assert ray.report["funnel"][1]["stats"] == local.report["funnel"][1]["stats"]
 
 
