@@ -63,6 +63,52 @@ def funnel_table(report: dict[str, Any]) -> Table:
     totals = report["totals"]
     table.caption = (f"kept {totals['rows_kept']:,} of {totals['rows_in']:,} rows ({totals['kept_pct']:.1f}%) "
                      f"in {totals['seconds']:.1f} s")
+    if totals.get("rows_test"):
+        table.caption += f"; {totals['rows_test']:,} rows set aside as the proxy's test set"
+    energy = totals.get("curation_energy")
+    if energy:
+        table.caption += f"; curation used {_kwh(energy['kwh'])}, {energy['gco2eq']:.3g} gCO2eq ({energy['method']})"
+    return table
+
+
+def _kwh(value: float) -> str:
+    return f"{value * 1000:.4g} Wh"
+
+
+def proxy_table(report: dict[str, Any]) -> Table:
+    """The proxy outcome: metrics and energy per arm, then the headline figures."""
+    proxy = report["proxy"]
+    table = Table(title=f"proxy training ({proxy['model']}, {proxy['seeds']} seeds, "
+                        f"test {proxy['test']['rows_used']:,} rows, {proxy['test']['decontaminated']:,} decontaminated)")
+    arms = [arm for arm in ("full", "curated", "random") if arm in proxy]
+    table.add_column("")
+    for arm in arms:
+        table.add_column(arm, justify="right")
+    rows = [
+        ("rows", lambda a, e: f"{a['rows']:,}"),
+        ("accuracy ± sd", lambda a, e: f"{a['accuracy']['mean']:.4f} ± {a['accuracy']['std']:.4f}"),
+        ("macro-F1 ± sd", lambda a, e: f"{a['macro_f1']['mean']:.4f} ± {a['macro_f1']['std']:.4f}"),
+        ("Wh / fit ± sd", lambda a, e: f"{e['kwh_per_fit'] * 1000:.3g} ± {e['kwh_per_fit_std'] * 1000:.2g}"),
+        ("gCO2eq / fit", lambda a, e: f"{e['gco2eq_per_fit']:.3g}"),
+        ("seconds / fit", lambda a, e: f"{e['wall_seconds_per_fit']:.2f}"),
+        ("cpu seconds / fit", lambda a, e: f"{e['cpu_seconds_per_fit']:.2f}"),
+        ("energy method", lambda a, e: e["method"]),
+        ("fits per seed", lambda a, e: ", ".join(str(r) for r in e["repetitions"])),
+    ]
+    for label, cell in rows:
+        table.add_row(label, *(cell(proxy[arm], proxy[arm]["energy"]) for arm in arms))
+    table.caption_justify = "left"
+    if proxy.get("energy_saved_pct") is not None:
+        low, high = proxy["macro_f1_delta_ci"]
+        break_even = proxy["break_even_runs"]
+        table.caption = (
+            f"energy saved {proxy['energy_saved_pct']:.1f}% ({proxy['energy_method']}), "
+            f"cpu-seconds saved {proxy['cpu_seconds_saved_pct']:.1f}%; "
+            f"macro-F1 change {proxy['macro_f1_delta'] * 100:+.2f} pt "
+            f"[{low * 100:+.2f}, {high * 100:+.2f}] ({proxy['confidence']:.0%} CI); "
+            f"beats random: {'yes' if proxy['beats_random'] else 'no'} "
+            f"({proxy['curated_minus_random_macro_f1'] * 100:+.2f} pt); "
+            f"break-even after {'never' if break_even is None else f'{break_even:.3g}'} training runs")
     return table
 
 
@@ -92,6 +138,10 @@ def run(pipeline: Path = typer.Argument(..., help="Pipeline YAML file."),
         return
     console.print(funnel_table(result.report))
     console.print(f"run directory: [bold]{result.run_dir}[/]")
+    if result.report.get("stopped"):
+        console.print(f"[bold yellow]stopped early:[/] {result.report['stopped']} (outputs so far are in the run directory)")
+    if "proxy" in result.report:
+        console.print(proxy_table(result.report))
     if open_report:
         import webbrowser
 

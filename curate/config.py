@@ -10,6 +10,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator
 
+from curate.embed import EmbedderConfig
+from curate.energy.config import BudgetConfig, EnergyConfig
 from curate.errors import ConfigError
 from curate.registry import get_stage, stage_names, suggest
 from curate.stages.base import StageConfig
@@ -59,6 +61,45 @@ class OutputConfig(_Strict):
     name: str | None = Field(None, description="Run directory name; defaults to the pipeline name.")
 
 
+class ProxyTestConfig(_Strict):
+    """The held-out test set: a separate file, or a stratified split of the input made before curation."""
+
+    input: InputConfig | None = Field(None, description="A separate test file, read like `input` (same keys); its rows never enter curation.")
+    split: float = Field(0.2, gt=0, lt=1, description="Without `input`: the fraction of the input split off as the test set (stratified by label, seeded) before the first stage.")
+    decontaminate: bool = Field(True, description="Drop test rows that are exact or near duplicates of training rows (counted in the report).")
+    near_threshold: float = Field(0.8, gt=0, le=1, description="Jaccard similarity of word 3-gram shingles at or above which a test row is a near duplicate of a training row.")
+
+
+class ProxyTargetConfig(_Strict):
+    """A full-scale training run to forecast the saving for (assumes energy proportional to samples x epochs)."""
+
+    kwh: float | None = Field(None, gt=0, description="Energy of the target training run on the full set, in kWh.")
+    flops: float | None = Field(None, gt=0, description="FLOPs of the target training run on the full set.")
+    flops_per_kwh: float | None = Field(None, gt=0, description="The target hardware's delivered FLOPs per kWh, to turn `flops` into kWh.")
+
+    def model_post_init(self, _context: Any) -> None:
+        if self.kwh is None and self.flops is None:
+            raise ValueError("set proxy_train.target.kwh or proxy_train.target.flops")
+
+
+class ProxyTrainConfig(_Strict):
+    """Proxy training: a small model trained on the full, curated and random same-size sets, under the meter."""
+
+    model: Literal["logreg", "mlp", "tfidf"] = Field("logreg", description="Logistic regression on embeddings, a small PyTorch MLP on embeddings with early stopping, or TF-IDF + logistic regression (no embeddings).")
+    embed: EmbedderConfig = Field(default_factory=EmbedderConfig, description="Embeddings for `logreg` and `mlp` (each text is embedded once).")
+    seeds: int = Field(3, ge=1, le=50, description="Seeds per arm; means and spreads are over them.")
+    min_fit_seconds: float = Field(2.0, ge=0, description="Repeat each fit until the metered span lasts this long, so short fits are above the meter's resolution.")
+    max_repetitions: int = Field(50, ge=1, description="At most this many repetitions of one fit.")
+    max_iter: int = Field(1000, ge=1, description="Iterations of the logistic regression solver.")
+    hidden: int = Field(256, ge=1, description="MLP hidden units.")
+    max_epochs: int = Field(50, ge=1, description="MLP epoch limit.")
+    patience: int = Field(3, ge=1, description="MLP early stopping: epochs without validation-loss improvement before stopping.")
+    bootstrap: int = Field(1000, ge=100, description="Bootstrap resamples of the test set for confidence intervals.")
+    confidence: float = Field(0.95, gt=0.5, lt=1, description="Confidence level of the intervals.")
+    test: ProxyTestConfig = Field(default_factory=ProxyTestConfig, description="The held-out test set.")
+    target: ProxyTargetConfig | None = Field(None, description="A full-scale training run to forecast the saving for.")
+
+
 class RayConfig(_Strict):
     """Settings of the Ray engine (`engine: ray`); ignored by the local engine."""
 
@@ -82,6 +123,16 @@ class PipelineConfig(_Strict):
     seed: int = Field(0, ge=0, description="Seed of every random choice in the run.")
     engine: Literal["local", "ray"] = Field("local", description="Execution engine.")
     ray: RayConfig = Field(default_factory=RayConfig, description="Ray engine settings (see docs/ray.md).")
+    energy: EnergyConfig | None = Field(None, description="Meter every stage and the proxy training (CodeCarbon, offline); on by default when proxy_train or budget is set.")
+    budget: BudgetConfig | None = Field(None, description="Carbon budget: warn near it, stop cleanly past it.")
+    proxy_train: ProxyTrainConfig | None = Field(None, description="Train a proxy model on the full, curated and random sets and compare energy and accuracy.")
+
+    @property
+    def metered(self) -> EnergyConfig | None:
+        """The energy config in force: set, implied by proxy_train/budget, or ``None`` (no meter)."""
+        if self.energy is None and (self.proxy_train is not None or self.budget is not None):
+            return EnergyConfig()
+        return self.energy
 
     @field_validator("stages", mode="before")
     @classmethod

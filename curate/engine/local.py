@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,7 @@ import polars as pl
 import xxhash
 
 from curate.config import PipelineConfig, config_hash
+from curate.energy import Budget, EnergyReading, Meter
 from curate.engine.invariants import check_partition
 from curate.engine.observer import RunObserver
 from curate.engine.rundir import RunDir
@@ -112,10 +114,18 @@ class LocalEngine:
         input_hash = frame_hash(frame)
         write_parquet(frame, run_dir.input)
         current, ledger = split_empty(frame)
+        current, test = self._split_test(current, run_dir)
+        pool = current
         ledgers = [ledger]
         records: list[StageRecord] = []
-        key = config_hash({"input": input_hash, "seed": config.seed})
+        key = config_hash({"input": input_hash, "seed": config.seed,
+                           **({"test": config.proxy_train.test.model_dump(mode="json")} if test is not None else {})})
         bases = set()
+        budget = Budget(config.budget)
+        stopped = None
+        if config.metered is not None:
+            with Meter(config.metered):  # CodeCarbon's first-use costs (hardware probe, data tables) go here
+                pass
         for index, stage_config in enumerate(config.stages, start=1):
             stage = get_stage(stage_config.type)(stage_config)
             key = config_hash({"previous": key, "stage": stage_config.model_dump(mode="json")})
@@ -123,12 +133,25 @@ class LocalEngine:
             current, removed, stats = self._run_stage(index, stage, current, key, run_dir)
             ledgers.append(removed)
             records.append(StageRecord(index, stage.label, stage.name, stats, removed))
-        run_dir.prune_checkpoints(bases)
+            if "energy" in stats and not stats["resumed"]:
+                stopped = budget.charge(EnergyReading(**stats["energy"]), f"stage '{stage.label}'", self.observer.message)
+                if stopped:
+                    break
+        if stopped is None:
+            run_dir.prune_checkpoints(bases)
         removed_all = pl.concat([empty_ledger(), *ledgers], how="vertical_relaxed")
-        check_partition(frame[ID], current, removed_all, "the run")
+        split_off = test if test is not None and config.proxy_train.test.input is None else None
+        kept_ids = current.select(ID) if split_off is None else pl.concat([current.select(ID), split_off.select(ID)])
+        check_partition(frame[ID], kept_ids, removed_all, "the run")
         write_parquet(current, run_dir.curated)
         write_parquet(removed_all, run_dir.removed)
-        report = build_report(config, read, frame, current, removed_all, records, time.time() - started)
+        proxy = None
+        if config.proxy_train is not None and stopped is None:
+            proxy = self._proxy(pool, current, test, records, budget, len(config.stages) + 1)
+            stopped = proxy["stopped"]
+        report = build_report(config, read, frame, current, removed_all, records, time.time() - started,
+                              proxy=proxy, budget=budget.to_dict() if config.budget else None, stopped=stopped,
+                              test_rows=0 if split_off is None else split_off.height)
         write_json(build_manifest(config, input_hash, read.source), run_dir.manifest)
         write_json(report, run_dir.report)
         report = publish_report(run_dir.root)
@@ -142,6 +165,39 @@ class LocalEngine:
         """Apply one stage to ``df``; the Ray engine overrides only this."""
         return stage.apply(df, ctx)
 
+    def _split_test(self, df: pl.DataFrame, run_dir: RunDir) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+        """Set the proxy's test set aside before the first stage (split off, or read) and write test.parquet."""
+        proxy = self.config.proxy_train
+        if proxy is None:
+            run_dir.test.unlink(missing_ok=True)
+            return df, None
+        from curate.proxy import annotate_test, check_labels, stratified_split
+
+        if proxy.test.input is None:
+            df, test = stratified_split(df, proxy.test.split, self.config.seed)
+        else:
+            test_config = self.config.model_copy(update={"input": proxy.test.input})
+            test, _ = split_empty(prepare_input(read_input(proxy.test.input), test_config))
+        check_labels(df, test)
+        test = annotate_test(df, test, proxy.test)
+        write_parquet(test, run_dir.test)
+        self.observer.message(f"proxy test set: {test.height:,} rows set aside "
+                              f"({test['contamination'].is_not_null().sum():,} duplicates of training rows)")
+        return df, test
+
+    def _proxy(self, pool: pl.DataFrame, curated: pl.DataFrame, test: pl.DataFrame, records: list[StageRecord],
+               budget: Budget, index: int) -> dict[str, Any]:
+        """Proxy training after the stages; curation energy is every stage's (checkpointed ones included)."""
+        from curate.proxy import run_proxy
+
+        readings = [EnergyReading(**r.stats["energy"]) for r in records if "energy" in r.stats]
+        curation = sum(readings, EnergyReading.zero()) if readings else None
+        self.observer.stage_started(index, "proxy_train", pool.height, resumed=False)
+        proxy = run_proxy(self.config.proxy_train, self.config.metered, pool, curated, test, self.config.seed,
+                          budget, curation, self.observer.message)
+        self.observer.stage_finished(index, "proxy_train", {})
+        return proxy
+
     def _run_stage(self, index: int, stage, df: pl.DataFrame, key: str, run_dir: RunDir):
         loaded = run_dir.load_checkpoint(index, stage.label, key)
         self.observer.stage_started(index, stage.label, df.height, resumed=loaded is not None)
@@ -154,17 +210,21 @@ class LocalEngine:
         if missing:
             raise StageError(f"stage '{stage.label}' needs columns {sorted(missing)}; the data has {df.columns}",
                              hint="add a stage that makes them earlier, or map them with input.*")
+        meter = Meter(self.config.metered) if self.config.metered is not None else None
         ctx = RunContext(seed=self.config.seed, artifacts_dir=run_dir.artifacts(index, stage.label),
-                         progress=self.observer.progress)
-        wall, cpu = time.perf_counter(), time.process_time()
-        result = self.execute(stage, df, ctx)
+                         progress=self.observer.progress, meter=meter)
+        with meter or nullcontext():
+            wall, cpu = time.perf_counter(), time.process_time()
+            result = self.execute(stage, df, ctx)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         stats = {
             "rows_in": df.height,
             "rows_out": result.kept.height,
             "removed": result.removed.height,
-            "seconds": round(time.perf_counter() - wall, 4),
-            "cpu_seconds": round(time.process_time() - cpu, 4),
+            "seconds": round(wall, 4),
+            "cpu_seconds": round(cpu, 4),
             **result.stats,
+            **({"energy": meter.reading_.to_dict()} if meter is not None else {}),
             "resumed": False,
         }
         check_partition(df[ID], result.kept, result.removed, f"stage '{stage.label}'")

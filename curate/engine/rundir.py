@@ -28,6 +28,7 @@ class RunDir:
     manifest = property(lambda self: self.root / "manifest.json")
     report = property(lambda self: self.root / "report.json")
     quarantine = property(lambda self: self.root / "quarantine.jsonl")
+    test = property(lambda self: self.root / "test.parquet")
     stages = property(lambda self: self.root / "stages")
     input = property(lambda self: self.root / "stages" / "00-input.parquet")
 

@@ -16,9 +16,23 @@ def _pct(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 2) if whole else 0.0
 
 
+def _energy_total(records: list[StageRecord]) -> dict[str, Any] | None:
+    """The curation's energy: every metered stage's figures added up (method ``measured`` only if all were)."""
+    from curate.energy import EnergyReading
+
+    readings = [EnergyReading(**r.stats["energy"]) for r in records if "energy" in r.stats]
+    return sum(readings, EnergyReading.zero()).to_dict() if readings else None
+
+
 def build_report(config: PipelineConfig, read: ReadResult, frame: pl.DataFrame, curated: pl.DataFrame,
-                 removed: pl.DataFrame, records: list[StageRecord], seconds: float) -> dict[str, Any]:
-    """The run's numbers; every figure the HTML report shows comes from here."""
+                 removed: pl.DataFrame, records: list[StageRecord], seconds: float, proxy: dict | None = None,
+                 budget: dict | None = None, stopped: str | None = None, test_rows: int = 0) -> dict[str, Any]:
+    """The run's numbers; every figure the HTML report shows comes from here.
+
+    ``proxy`` is the proxy-training section, ``budget`` the carbon budget's use, and
+    ``stopped`` why the run stopped early (the budget), if it did; ``test_rows`` the rows
+    split off the input as the proxy's test set (kept + removed + test == input).
+    """
     total = frame.height
     empty = int((removed["reason"] == "empty_text").sum())
     funnel = [{"stage": "input", "type": "input", "rows_in": total, "rows_out": total - empty,
@@ -30,8 +44,9 @@ def build_report(config: PipelineConfig, read: ReadResult, frame: pl.DataFrame, 
             "rows_in": stats["rows_in"], "rows_out": stats["rows_out"], "removed": stats["removed"],
             "kept_pct": _pct(stats["rows_out"], total),
             "seconds": stats["seconds"], "cpu_seconds": stats["cpu_seconds"], "resumed": stats["resumed"],
+            **({"energy": stats["energy"]} if "energy" in stats else {}),
             "stats": {k: v for k, v in stats.items()
-                      if k not in {"rows_in", "rows_out", "removed", "seconds", "cpu_seconds", "resumed"}},
+                      if k not in {"rows_in", "rows_out", "removed", "seconds", "cpu_seconds", "resumed", "energy"}},
         })
     reasons = removed.group_by("stage", "reason", maintain_order=True).len().rows(named=True)
     return {
@@ -39,6 +54,10 @@ def build_report(config: PipelineConfig, read: ReadResult, frame: pl.DataFrame, 
         "input": {"source": read.source, "rows": total, "quarantined": len(read.bad_rows), "empty_text": empty},
         "funnel": funnel,
         "removed_by_reason": [{"stage": r["stage"], "reason": r["reason"], "rows": r["len"]} for r in reasons],
-        "totals": {"rows_in": total, "rows_kept": curated.height, "rows_removed": removed.height,
-                   "kept_pct": _pct(curated.height, total), "seconds": round(seconds, 3)},
+        "totals": {"rows_in": total, "rows_kept": curated.height, "rows_removed": removed.height, "rows_test": test_rows,
+                   "kept_pct": _pct(curated.height, total), "seconds": round(seconds, 3),
+                   "curation_energy": _energy_total(records)},
+        **({"proxy": proxy} if proxy is not None else {}),
+        **({"budget": budget} if budget is not None else {}),
+        "stopped": stopped,
     }

@@ -1,0 +1,8 @@
+"""Energy metering (the only package that imports CodeCarbon) and the carbon budget."""
+
+from curate.energy.budget import Budget, BudgetStatus
+from curate.energy.config import BudgetConfig, EnergyConfig
+from curate.energy.meter import ESTIMATED, MEASURED, EnergyReading, Meter, cpu_seconds
+
+__all__ = ["Budget", "BudgetConfig", "BudgetStatus", "ESTIMATED", "EnergyConfig", "EnergyReading", "MEASURED",
+           "Meter", "cpu_seconds"]
