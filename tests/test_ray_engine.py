@@ -232,6 +232,18 @@ def test_worker_killed_in_group_by_is_retried(ray_local, tmp_path, monkeypatch):
 # --- the run directory is shared with the local engine ----------------------------------
 
 
+def test_test_split_energy_and_proxy_training_are_the_local_engines(ray_local, tmp_path):
+    """Test split before the first stage, metered stages and proxy training: shared with the local engine."""
+    config = {"seed": 1, "stages": [{"type": "exact_dedup"}], "output": {"dir": str(tmp_path)},
+              "proxy_train": {"model": "tfidf", "seeds": 1, "min_fit_seconds": 0, "bootstrap": 100}}
+    local = curate.run({**config, "name": "local"}, data=corpus())
+    ray = curate.run({**config, "name": "ray", "engine": "ray"}, data=corpus())
+    assert ray.curated.equals(local.curated) and ray.removed.equals(local.removed)
+    assert (ray.run_dir / "test.parquet").read_bytes() == (local.run_dir / "test.parquet").read_bytes()
+    assert ray.report["funnel"][1]["energy"] and local.report["funnel"][1]["energy"]
+    assert ray.report["proxy"]["macro_f1_delta"] == local.report["proxy"]["macro_f1_delta"]
+
+
 def test_checkpoints_are_the_local_engines(ray_local, tmp_path):
     """A Ray run's checkpoints resume a local run of the same pipeline, and vice versa."""
     config = {"name": "both", "stages": [{"type": "exact_dedup"}], "output": {"dir": str(tmp_path)}}

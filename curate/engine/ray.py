@@ -245,6 +245,11 @@ class RayEngine(LocalEngine):
 
     def run(self, data: Any = None) -> EngineOutput:
         """Join or start Ray, then run as the local engine does; optionally write curated shards."""
+        metered = self.config.metered
+        if metered is not None and metered.tracking_mode == "process":
+            self.observer.message("energy.tracking_mode is `process`: Ray's workers are not this process's children, "
+                                  "so stage energy and CPU seconds cover the driver only; set energy.tracking_mode: "
+                                  "machine to meter this whole machine (other nodes are not metered)")
         with ray_session(self.config.ray):
             output = super().run(data)
             settings = self.config.ray
