@@ -131,19 +131,33 @@ def test_actor_pool_embeddings_equal_local_ones(ray_local, tmp_path):
     assert np.array_equal(pooled, embed_frame(data, config, cache_dir=default_cache_dir()))
 
 
+def news_corpus(shared_data: Path, n: int = 400) -> pl.DataFrame:
+    """Real AG News texts with planted exact copies (case), near copies (a word changed) and French rows."""
+    texts = pl.read_csv(shared_data / "noisy_ag_news" / "samplesTest.csv")["text"].head(n).to_list()
+    rng = np.random.default_rng(3)
+    for i in rng.choice(n, n // 10, replace=False):
+        texts.append(texts[i].upper())
+    for i in rng.choice(n, n // 10, replace=False):
+        words = texts[i].split()
+        words[len(words) // 2] = "meanwhile"
+        texts.append(" ".join(words))
+    texts += ["Le gouvernement a annoncé mardi une nouvelle réforme des retraites, contestée par les syndicats."] * 3
+    return pl.DataFrame({"text": [texts[i] for i in rng.permutation(len(texts))]})
+
+
 @needs("minhash_dedup")
 @needs("semantic_dedup")
 @needs("heuristic_filter")
 @needs("language_filter")
-def test_whole_dedup_and_quality_pipeline_identical_to_local(ray_local, tmp_path):
-    stages = [{"type": "heuristic_filter"}, {"type": "language_filter"}, {"type": "filter", "expr": "text.len() > 10"},
+def test_whole_dedup_and_quality_pipeline_identical_to_local(ray_local, tmp_path, shared_data):
+    stages = [{"type": "heuristic_filter"}, {"type": "language_filter"}, {"type": "filter", "expr": "text.len() > 40"},
               {"type": "exact_dedup"}, {"type": "minhash_dedup"}, {"type": "semantic_dedup"}]
-    data = near_duplicates(300).with_columns(
-        pl.when(pl.int_range(pl.len()) % 7 == 0).then(pl.lit("Ceci est une phrase en français, pas en anglais du tout."))
-        .otherwise(pl.col("text")).alias("text"))
-    local, ray = run_both(tmp_path, stages, data)
+    local, ray = run_both(tmp_path, stages, news_corpus(shared_data))
     assert_identical(local, ray)
-    assert ray.report["funnel"][1]["stats"] == local.report["funnel"][1]["stats"]
+    removed_by = set(zip(ray.removed["stage"], ray.removed["reason"], strict=True))
+    assert {"language_filter", "exact_dedup", "minhash_dedup"} <= {stage for stage, _ in removed_by}
+    for index in (1, 2, 3):
+        assert ray.report["funnel"][index]["stats"] == local.report["funnel"][index]["stats"]
 
 
 # --- a row-local stage defined here, to check the generic map path and fault injection -------
