@@ -97,6 +97,12 @@ def test_exact_dedup_identical_to_local(ray_local, tmp_path, params):
     assert ray.report["funnel"][1]["stats"] == local.report["funnel"][1]["stats"]
 
 
+@pytest.mark.slow
+def test_hash_shuffle_gives_the_same_result(ray_local, tmp_path):
+    local, ray = run_both(tmp_path, [{"type": "exact_dedup"}], corpus(), ray={"shuffle": "hash", "blocks_per_cpu": 1})
+    assert_identical(local, ray)
+
+
 @needs("minhash_dedup")
 @pytest.mark.parametrize("settings", [{}, {"max_driver_edges": 5}], ids=["edges-on-driver", "edges-reduced-in-ray"])
 def test_minhash_dedup_identical_to_local(ray_local, tmp_path, settings):
