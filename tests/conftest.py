@@ -8,10 +8,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# One cache for the whole test session (and across sessions: it is content-addressed), so the
+# static embedder is distilled once, not once per test.
+os.environ.setdefault("CURATE_CACHE_DIR", str(ROOT / ".curate-cache"))
 
 
 @pytest.fixture

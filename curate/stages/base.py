@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +53,8 @@ class RunContext:
     seed : int
         The run's seed; every random choice derives from it.
     cache_dir : Path
-        Cross-run cache (embeddings, models), content addressed.
+        Cross-run cache (embeddings, models), content addressed; default ``$CURATE_CACHE_DIR``
+        or ``.curate-cache``.
     artifacts_dir : Path
         This run's folder for a stage's cached artefacts (signatures, similarities).
     progress : callable
@@ -62,17 +64,21 @@ class RunContext:
     """
 
     seed: int = 0
-    cache_dir: Path = field(default_factory=lambda: Path(".curate-cache"))
+    cache_dir: Path = field(default_factory=lambda: Path(os.environ.get("CURATE_CACHE_DIR") or ".curate-cache"))
     artifacts_dir: Path | None = None
     progress: Callable[[int, int | None], None] = _no_progress
     meter: Any = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("curate"))
 
     def embeddings(self, df: pl.DataFrame, config: Any) -> Any:
-        """Embeddings of ``df`` for an :class:`curate.embed.EmbedderConfig` (float32, L2-normalised)."""
+        """Embeddings of ``df`` for an :class:`curate.embed.EmbedderConfig` (float32, L2-normalised).
+
+        Vectors go through the on-disk cache in ``cache_dir`` and are memoised in-process per
+        (model fingerprint, ids, texts), so several stages of one run embed once. Read-only.
+        """
         from curate.embed import embed_frame
 
-        return embed_frame(df, config)
+        return embed_frame(df, config, cache_dir=self.cache_dir, memoize=True)
 
     def artifact_path(self, name: str) -> Path | None:
         """Where a stage may write the artefact ``name``; ``None`` when the run keeps none."""

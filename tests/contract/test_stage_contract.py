@@ -36,7 +36,7 @@ def stage_class(request):
 
 def _apply(stage_class, df: pl.DataFrame, tmp_path, seed: int = 0) -> StageResult:
     stage = stage_class(stage_class.Config())
-    ctx = RunContext(seed=seed, cache_dir=tmp_path / "cache", artifacts_dir=tmp_path / "artifacts")
+    ctx = RunContext(seed=seed, artifacts_dir=tmp_path / "artifacts")
     return stage.apply(df, ctx)
 
 

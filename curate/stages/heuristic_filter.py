@@ -1,0 +1,175 @@
+"""Heuristic quality filter: Gopher quality and repetition rules and C4 rules, every row scored.
+
+Scores land in ``q_*`` columns on the kept rows (and, for every row, in the artefact
+``heuristic_scores.parquet``); a removed row's ledger entry names the first failing rule in
+:data:`curate.quality.rules.RULES` order (``reason``), the value that broke it (``score``) and
+the bounds (``detail``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from curate.quality import scores as sc
+from curate.quality.rules import BY_NAME, RULE_NAMES, RULES, Bound, Rule
+from curate.registry import register, suggest
+from curate.schema import ID, TEXT, make_ledger
+from curate.stages.base import RunContext, Stage, StageConfig, StageResult
+
+GOPHER_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
+FAILED_RULE = "q_failed_rule"
+
+
+class RuleBounds(BaseModel):
+    """New bounds for one rule; a bound left out keeps the preset's, ``null`` opens it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min: float | None = None
+    max: float | None = None
+
+
+class HeuristicFilterConfig(StageConfig):
+    """Gopher / C4 heuristic rules with the published defaults; each rule switchable and tunable."""
+
+    type: Literal["heuristic_filter"] = "heuristic_filter"
+    preset: Literal["web", "short_text"] = Field("web", description="Rule defaults: web pages (Gopher + C4 as published) or short texts (tweets, SMS, titles: no line rules).")
+    rules: dict[str, RuleBounds | bool] = Field(default_factory=dict, description="Per-rule overrides: {min:, max:} bounds, false to switch a rule off, true to switch it on with its web default.")
+    stop_words: tuple[str, ...] = Field(GOPHER_STOP_WORDS, description="Stop words for gopher_stop_words (Gopher's list by default).")
+    bad_words: tuple[str, ...] = Field((), description="Lower-case words for c4_bad_words; the rule is on only when this list is given.")
+    action: Literal["remove", "flag"] = Field("remove", description="remove failing rows, or keep all rows and name the failing rule in q_failed_rule.")
+    batch_size: int = Field(20_000, gt=0, description="Rows scored at a time (bounds memory).")
+
+    @model_validator(mode="after")
+    def _known_rules(self) -> HeuristicFilterConfig:
+        for name, value in self.rules.items():
+            if name not in BY_NAME:
+                raise ValueError(f"unknown rule '{name}': {suggest(name, list(RULE_NAMES))}")
+            rule = BY_NAME[name]
+            line_based = rule.short_text is None and (rule.web is not None or rule.name == "c4_kept_lines")
+            if self.preset == "short_text" and line_based and value is not False:
+                raise ValueError(f"rule '{name}' looks at lines or paragraphs; the short_text preset has none (use preset: web)")
+            if value is True and rule.web is None:
+                raise ValueError(f"rule '{name}' has no default bounds; give them as {{min: ..., max: ...}}")
+        return self
+
+    def bounds(self) -> dict[str, Bound]:
+        """The enabled rules and their (min, max), in rule order."""
+        out: dict[str, Bound] = {}
+        for rule in RULES:
+            base = rule.web if self.preset == "web" else rule.short_text
+            override = self.rules.get(rule.name)
+            if override is False:
+                continue
+            if override is True:
+                base = base or rule.web
+            elif isinstance(override, RuleBounds):
+                lo, hi = base or (None, None)
+                given = override.model_fields_set
+                base = (override.min if "min" in given else lo, override.max if "max" in given else hi)
+            if rule.name == "c4_bad_words" and not self.bad_words:
+                continue
+            if base is not None:
+                out[rule.name] = base
+        return out
+
+
+def _options(config: HeuristicFilterConfig, bounds: dict[str, Bound]) -> sc.ScoreOptions:
+    def on(name: str) -> bool:
+        return name in bounds
+
+    return sc.ScoreOptions(
+        stop_words=config.stop_words,
+        bad_words=tuple(w.lower() for w in config.bad_words) if on("c4_bad_words") else (),
+        top_ns=tuple(n for n in (2, 3, 4) if on(f"gopher_top_{n}gram")),
+        dup_ns=tuple(n for n in range(5, 11) if on(f"gopher_dup_{n}gram")),
+        top_repeated_only=config.preset == "short_text",
+        line_rules=config.preset == "web",
+        c4_max_word_length=bounds["c4_word_length"][1] if on("c4_word_length") else None,
+        c4_min_words_per_line=bounds["c4_words_per_line"][0] if on("c4_words_per_line") else None,
+        c4_terminal_punct=on("c4_terminal_punct"),
+        c4_javascript=on("c4_javascript"),
+        c4_policy=on("c4_policy"),
+    )
+
+
+def score_frame(texts: pl.Series, config: HeuristicFilterConfig) -> pl.DataFrame:
+    """The ``q_*`` score columns of ``texts`` for the rules ``config`` enables (one row per text)."""
+    bounds = config.bounds()
+    options = _options(config, bounds)
+    families = {BY_NAME[name].family for name in bounds if BY_NAME[name].kind == "row"}
+    parts = []
+    for start in range(0, max(len(texts), 1), config.batch_size):
+        frame = pl.DataFrame({sc.TEXT: texts.slice(start, config.batch_size).fill_null("")}).with_row_index(sc.DOC)
+        toks = sc.token_frame(frame) if families & {"gopher_quality", "gopher_repetition"} or options.bad_words else None
+        part = frame.select(sc.DOC)
+        if "gopher_quality" in families:
+            part = part.join(sc.gopher_quality(frame, toks, options), on=sc.DOC, maintain_order="left")
+        if "gopher_repetition" in families and options.line_rules:
+            part = part.join(sc.gopher_repetition_lines(frame), on=sc.DOC, maintain_order="left")
+        if options.top_ns or options.dup_ns:
+            part = part.join(sc.gopher_ngrams(frame, toks, options), on=sc.DOC, maintain_order="left")
+        if "c4" in families:
+            part = part.join(sc.c4(frame, toks, options), on=sc.DOC, maintain_order="left")
+        parts.append(part.drop(sc.DOC))
+    scores = pl.concat(parts, how="diagonal_relaxed")
+    return scores.head(len(texts))
+
+
+def _describe(column: str, lo: float | None, hi: float | None) -> str:
+    """The bound a rule checks, as text: ``needs 50 <= q_words <= 100000``."""
+    left = f"{lo:g} <= " if lo is not None else ""
+    right = f" <= {hi:g}" if hi is not None else ""
+    return f"needs {left}{column}{right}"
+
+
+def _failing(rules: list[tuple[Rule, Bound]]) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """Expressions for the first failing rule's name, its score, and its bounds."""
+    names, values, details = [], [], []
+    for rule, (lo, hi) in rules:
+        value = pl.col(rule.column).cast(pl.Float64)
+        fail = pl.lit(False)
+        if lo is not None:
+            fail = fail | (value < lo)
+        if hi is not None:
+            fail = fail | (value > hi)
+        fail = fail.fill_null(False)
+        names.append(pl.when(fail).then(pl.lit(rule.name)))
+        values.append(pl.when(fail).then(value))
+        details.append(pl.when(fail).then(pl.lit(_describe(rule.column, lo, hi))))
+    if not rules:
+        return pl.lit(None, pl.String), pl.lit(None, pl.Float64), pl.lit(None, pl.String)
+    return pl.coalesce(names), pl.coalesce(values), pl.coalesce(details)
+
+
+@register("heuristic_filter")
+class HeuristicFilter(Stage):
+    """Score every row on the enabled Gopher / C4 rules; drop (or flag) rows outside the bounds."""
+
+    kind = "map"
+    Config = HeuristicFilterConfig
+
+    def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
+        """Score, then keep rows within every enabled rule's bounds."""
+        cfg = self.config
+        bounds = cfg.bounds()
+        scores = score_frame(df[TEXT], cfg)
+        ctx.progress(df.height, df.height)
+        checked = [(BY_NAME[name], bound) for name, bound in bounds.items() if BY_NAME[name].kind == "row"]
+        reason, value, detail = _failing(checked)
+        verdict = scores.select(_reason=reason, _score=value, _detail=detail)
+        failed = verdict["_reason"].is_not_null()
+        path = ctx.artifact_path("heuristic_scores.parquet")
+        if path is not None:
+            df.select(ID).hstack(scores).with_columns(verdict["_reason"].alias(FAILED_RULE)).write_parquet(path)
+        stats = {"preset": cfg.preset, "rules": list(bounds),
+                 "removed_by": {k: v for k, v in verdict["_reason"].drop_nulls().value_counts(sort=True).iter_rows()}}
+        if cfg.action == "flag":
+            kept = df.with_columns(scores).with_columns(verdict["_reason"].alias(FAILED_RULE))
+            return StageResult(kept=kept, removed=make_ledger([], self.label, "heuristic"), stats={**stats, "flagged": int(failed.sum())})
+        bad = verdict.filter(failed)
+        removed = make_ledger(df[ID].filter(failed), self.label, bad["_reason"], bad["_score"], detail=bad["_detail"])
+        return StageResult(kept=df.with_columns(scores).filter(~failed), removed=removed, stats=stats)

@@ -1,0 +1,139 @@
+"""MinHash near-duplicate removal: signatures, LSH bands, verified edges, components, keep policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from curate.errors import StageError, require
+from curate.normalize import NormalizeConfig
+from curate.registry import register
+from curate.schema import ID, TEXT, make_ledger
+from curate.stages.base import RunContext, Stage, StageConfig, StageResult
+from curate.stages.exact_dedup import keeper_order
+
+ARTIFACT = "minhash_signatures"
+
+
+class MinHashIndexConfig(BaseModel):
+    """Persist this run's kept signatures, and/or dedup against an index saved earlier."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    save: Path | None = Field(None, description="Folder to write the kept rows' signatures to (a MinHash index).")
+    against: Path | None = Field(None, description="Folder of an earlier index: rows near-duplicating it are removed.")
+
+
+class MinHashDedupConfig(StageConfig):
+    """Remove near-duplicates: rows whose estimated Jaccard similarity reaches ``threshold``."""
+
+    type: Literal["minhash_dedup"] = "minhash_dedup"
+    normalize: NormalizeConfig = Field(default_factory=NormalizeConfig, description="Normalisation applied before shingling.")
+    unit: Literal["word", "char"] = Field("word", description="Shingle on word n-grams or character n-grams.")
+    ngram: int = Field(5, ge=1, le=64, description="Shingle size in words or characters.")
+    num_perm: int = Field(128, ge=2, le=1024, description="Number of MinHash permutations (signature length).")
+    seed: int | None = Field(None, ge=0, lt=2**32, description="Permutation seed (datasketch's MinHash seed); defaults to the run's seed.")
+    hash: Literal["xxh32", "sha1"] = Field("xxh32", description="32-bit shingle hash: xxh32 (fast; datasketch with hashfunc=xxhash.xxh32_intdigest) or sha1 (datasketch's default hashfunc).")
+    threshold: float = Field(0.8, gt=0.0, le=1.0, description="Jaccard similarity at which rows count as near-duplicates.")
+    weights: tuple[float, float] = Field((0.5, 0.5), description="False-positive and false-negative weights of the band/row optimiser (sum to 1).")
+    bands: int | None = Field(None, ge=1, description="LSH bands; set with rows to bypass the optimiser.")
+    rows: int | None = Field(None, ge=1, description="Signature values per band; set with bands.")
+    verify: bool = Field(True, description="Keep only candidate pairs whose estimated Jaccard reaches the threshold.")
+    keep: Literal["first", "longest", "max"] = Field("first", description="Which row of a cluster stays: the first, the longest text, or the max of `keep_column`.")
+    keep_column: str | None = Field(None, description="Column whose maximum picks the kept row when keep is `max`.")
+    batch_size: int = Field(8192, ge=1, description="Documents per signature batch.")
+    keep_signatures: bool = Field(True, description="Keep the signatures as a run artefact, for curate.audit.minhash_sweep.")
+    index: MinHashIndexConfig = Field(default_factory=MinHashIndexConfig, description="Save or reuse a MinHash index across runs.")
+
+    @model_validator(mode="after")
+    def _check(self) -> MinHashDedupConfig:
+        if (self.keep == "max") != (self.keep_column is not None):
+            raise ValueError("keep: max needs keep_column, and keep_column is only used with keep: max")
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("set both bands and rows, or neither (then they are chosen from threshold)")
+        if self.bands is not None and self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands * rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")
+        if abs(sum(self.weights) - 1.0) > 1e-9 or min(self.weights) < 0:
+            raise ValueError("weights must be two non-negative numbers summing to 1")
+        return self
+
+
+@register("minhash_dedup")
+class MinHashDedup(Stage):
+    """Near-duplicate removal with MinHash LSH (signatures identical to datasketch's ``MinHash``)."""
+
+    kind = "shuffle"
+    Config = MinHashDedupConfig
+
+    def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
+        """Cluster near-duplicate rows and keep one per cluster; the others go to the ledger."""
+        require("numba", "minhash")
+        from curate.minhash.banding import optimal_bands
+        from curate.minhash.clusters import cluster_signatures, pair_similarity
+        from curate.minhash.index import load_index, save_index
+        from curate.minhash.signature import SignatureSpec, minhash_signatures
+
+        cfg = self.config
+        spec = SignatureSpec(num_perm=cfg.num_perm, seed=ctx.seed if cfg.seed is None else cfg.seed,
+                             ngram=cfg.ngram, unit=cfg.unit, hash=cfg.hash, normalize=cfg.normalize.model_dump())
+        bands, rows = (cfg.bands, cfg.rows) if cfg.bands else optimal_bands(cfg.threshold, cfg.num_perm, cfg.weights)
+        n = df.height
+        signatures = minhash_signatures(df[TEXT], spec, cfg.batch_size, progress=lambda k: ctx.progress(k, n))
+        params = {"threshold": cfg.threshold, "bands": bands, "rows": rows, "verify": cfg.verify,
+                  "weights": list(cfg.weights)}
+        if cfg.keep_signatures and (artifact := ctx.artifact_path(ARTIFACT)) is not None:
+            save_index(artifact, df[ID], signatures, spec, **params)
+        old_ids, old = pl.Series(ID, [], dtype=pl.String), np.zeros((0, cfg.num_perm), np.uint32)
+        if cfg.index.against is not None:
+            old_ids, old, old_spec, _ = load_index(cfg.index.against)
+            if old_spec != spec:
+                raise StageError(f"index {cfg.index.against} was built with {old_spec.to_dict()}, this stage uses {spec.to_dict()}",
+                                 hint="use the same num_perm, seed, unit, ngram, hash and normalize as the run that saved it")
+        everything = np.concatenate([signatures, old]) if len(old) else signatures
+        clustering = cluster_signatures(everything, bands, rows, cfg.threshold, cfg.verify)
+        keeper = self._keepers(df, clustering.labels, n)
+        is_dup = keeper != np.arange(n)
+        dup_rows = np.flatnonzero(is_dup)
+        dup_keepers = keeper[dup_rows]
+        all_ids = pl.concat([df[ID].cast(pl.String), old_ids.cast(pl.String)])
+        labels, first_rows = np.unique(clustering.labels[:n], return_index=True)
+        cluster_start = np.zeros(int(clustering.labels.max(initial=-1)) + 1, dtype=np.int64)
+        cluster_start[labels] = first_rows
+        removed = make_ledger(
+            df[ID].gather(dup_rows), self.label, "near_duplicate",
+            score=pl.Series(pair_similarity(everything, dup_rows, dup_keepers)),
+            duplicate_of=all_ids.gather(dup_keepers),
+            cluster_id=pl.Series(cluster_start[clustering.labels[dup_rows]]),
+        )
+        kept = df.filter(pl.Series(~is_dup))
+        if cfg.index.save is not None:
+            kept_rows = np.flatnonzero(~is_dup)
+            save_index(cfg.index.save, pl.concat([kept[ID].cast(pl.String), old_ids.cast(pl.String)]),
+                       np.concatenate([signatures[kept_rows], old]), spec, **params)
+        return StageResult(kept=kept, removed=removed, stats={
+            "bands": bands, "rows": rows, "candidate_pairs": clustering.candidates,
+            "verified_pairs": clustering.edges.height, "clusters": int(len(np.unique(keeper[dup_rows]))),
+            "bytes": int(df[TEXT].str.len_bytes().sum() or 0),
+        })
+
+    def _keepers(self, df: pl.DataFrame, labels: np.ndarray, n: int) -> np.ndarray:
+        """Row (in ``labels`` numbering) kept for each of the first ``n`` rows' components.
+
+        A component reaching a row of the ``against`` index (rows ``n`` and on) keeps that
+        row; otherwise the keep policy picks among this frame's rows.
+        """
+        cfg = self.config
+        work = df.select(ID, TEXT, *([cfg.keep_column] if cfg.keep_column in df.columns else [])).with_columns(
+            _pos=pl.int_range(pl.len(), dtype=pl.Int64), _label=pl.Series(labels[:n]))
+        order = keeper_order(cfg.keep, cfg.keep_column, "_pos", work.height)
+        keeper = work.select(pl.col("_pos").sort_by(order).first().over("_label"))["_pos"].to_numpy().copy()
+        if len(labels) > n:
+            old = pl.DataFrame({"_label": labels[n:], "_old": np.arange(n, len(labels), dtype=np.int64)})
+            first_old = old.group_by("_label").agg(pl.col("_old").min())
+            joined = work.select("_label").join(first_old, on="_label", how="left", maintain_order="left")["_old"]
+            keeper = np.where(joined.is_not_null().to_numpy(), joined.fill_null(-1).to_numpy(), keeper)
+        return keeper

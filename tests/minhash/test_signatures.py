@@ -1,0 +1,108 @@
+"""Signatures equal datasketch's MinHash; band parameters equal datasketch's optimiser."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import polars as pl
+import pytest
+
+datasketch = pytest.importorskip("datasketch")
+xxhash = pytest.importorskip("xxhash")
+
+from curate.minhash.banding import band_edges, band_frames, optimal_bands  # noqa: E402
+from curate.minhash.shingle import shingles  # noqa: E402
+from curate.minhash.signature import SignatureSpec, minhash_signatures, permutations  # noqa: E402
+from curate.normalize import NormalizeConfig, normalize  # noqa: E402
+
+ALPHABET = ["alpha", "Beta", "GAMMA", "délta", "ｅｐｓｉｌｏｎ", "東京", "x", "the", "a", "naïve", "ß", "😀", "don't"]
+SPACES = [" ", "  ", "\t", "\n", "\u00a0", "\u3000", " \r\n "]
+
+
+def random_texts(count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    texts = ["", " ", "one", "two words", "a b c d", "a b c d e", "\u00a0lead and trail\u3000"]
+    for _ in range(count):
+        n = rng.choice([0, 1, 3, 4, 5, 6, 20, 80, 300])
+        texts.append("".join(rng.choice(ALPHABET) + rng.choice(SPACES) for _ in range(n)))
+    return texts
+
+
+def datasketch_signature(text: str, spec: SignatureSpec) -> np.ndarray:
+    hashfunc = xxhash.xxh32_intdigest if spec.hash == "xxh32" else None
+    minhash = datasketch.MinHash(num_perm=spec.num_perm, seed=spec.seed, hashfunc=hashfunc)
+    minhash.update_batch(shingles(text, spec.ngram, spec.unit))
+    return minhash.hashvalues
+
+
+@pytest.mark.parametrize(("hash_", "unit", "ngram", "num_perm", "seed"), [
+    ("sha1", "word", 5, 128, 1),
+    ("xxh32", "word", 5, 128, 0),
+    ("xxh32", "word", 2, 64, 42),
+    ("sha1", "char", 5, 32, 7),
+    ("xxh32", "char", 3, 256, 123),
+])
+def test_signatures_equal_datasketch(hash_, unit, ngram, num_perm, seed):
+    texts = pl.Series(random_texts(150, seed))
+    spec = SignatureSpec(num_perm=num_perm, seed=seed, ngram=ngram, unit=unit, hash=hash_)
+    ours = minhash_signatures(texts, spec, batch_size=37)
+    normalized = normalize(texts, NormalizeConfig(**spec.normalize))
+    expected = np.stack([datasketch_signature(t, spec) for t in normalized])
+    assert ours.dtype == np.uint32 and ours.shape == (len(texts), num_perm)
+    np.testing.assert_array_equal(ours, expected)
+
+
+def test_signatures_without_whitespace_collapse_equal_datasketch():
+    texts = pl.Series(random_texts(60, 3))
+    config = NormalizeConfig(collapse_whitespace=False, lowercase=False, nfkc=False)
+    spec = SignatureSpec(num_perm=64, seed=5, hash="sha1", normalize=config.model_dump())
+    expected = np.stack([datasketch_signature(t, spec) for t in texts])
+    np.testing.assert_array_equal(minhash_signatures(texts, spec), expected)
+
+
+def test_permutations_are_datasketchs():
+    minhash = datasketch.MinHash(num_perm=100, seed=9)
+    a, b = permutations(100, 9)
+    assert minhash.scheme == "affine32"
+    np.testing.assert_array_equal(minhash.permutations[0], a)
+    np.testing.assert_array_equal(minhash.permutations[1], b)
+
+
+def test_short_documents_get_one_whole_text_shingle():
+    assert shingles("just three words", 5) == [b"just three words"]
+    assert shingles("", 5) == [b""]
+    assert shingles("abc", 5, "char") == [b"abc"]
+    spec = SignatureSpec()
+    sig = minhash_signatures(pl.Series(["just three words", "just  three words", "just three"]), spec)
+    np.testing.assert_array_equal(sig[0], sig[1])
+    assert not np.array_equal(sig[0], sig[2])
+    assert (sig < np.uint32(0xFFFFFFFF)).all()
+
+
+def test_signatures_are_usable_by_datasketch_lsh():
+    texts = random_texts(40, 11)
+    texts = [t for t in texts if len(t.split()) > 30][:10]
+    spec = SignatureSpec(num_perm=128, seed=1, hash="sha1")
+    sig = minhash_signatures(pl.Series(texts), spec)
+    lsh = datasketch.MinHashLSH(threshold=0.8, num_perm=128)
+    for i, values in enumerate(sig):
+        lsh.insert(i, datasketch.LeanMinHash(seed=1, hashvalues=values, scheme="affine32"))
+    query = datasketch.MinHash(num_perm=128, seed=1)
+    query.update_batch(shingles(normalize(pl.Series(texts[3:4]), NormalizeConfig())[0]))
+    assert 3 in lsh.query(query)
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.8, 0.9])
+def test_optimal_bands_match_datasketch(threshold):
+    from datasketch.lsh import _optimal_param
+
+    assert optimal_bands(threshold, 128) == _optimal_param(threshold, 128, 0.5, 0.5)
+    assert optimal_bands(threshold, 64, (0.3, 0.7)) == _optimal_param(threshold, 64, 0.3, 0.7)
+
+
+def test_band_edges_star_on_first_doc_of_each_bucket():
+    signatures = np.array([[1, 2, 3, 4], [1, 2, 9, 9], [5, 5, 3, 4], [1, 2, 3, 4]], dtype=np.uint32)
+    frames = list(band_frames(signatures, bands=2, rows=2))
+    edges = pl.concat([band_edges(f) for f in frames]).unique().sort("left", "right")
+    assert edges.rows() == [(1, 0), (2, 0), (3, 0)]
