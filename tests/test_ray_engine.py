@@ -56,13 +56,6 @@ def near_duplicates(n: int = 400, seed: int = 0) -> pl.DataFrame:
                          "vec": vectors[order].tolist()})
 
 
-def needs(stage: str):
-    """Skip where this checkout has no such stage (the stages are built in parallel)."""
-    from curate.registry import stage_names
-
-    return pytest.mark.skipif(stage not in stage_names(), reason=f"stage {stage} is not in this checkout")
-
-
 def run_both(tmp_path: Path, stages: list[dict], data: pl.DataFrame, ray_stages: list[dict] | None = None,
              ray: dict | None = None):
     """The same pipeline on the local engine and on Ray (``ray_stages`` may add fault injection)."""
@@ -103,7 +96,6 @@ def test_hash_shuffle_gives_the_same_result(ray_local, tmp_path):
     assert_identical(local, ray)
 
 
-@needs("minhash_dedup")
 @pytest.mark.parametrize("settings", [{}, {"max_driver_edges": 5}], ids=["edges-on-driver", "edges-reduced-in-ray"])
 def test_minhash_dedup_identical_to_local(ray_local, tmp_path, settings):
     local, ray = run_both(tmp_path, [{"type": "minhash_dedup"}], near_duplicates(), ray=settings)
@@ -113,7 +105,6 @@ def test_minhash_dedup_identical_to_local(ray_local, tmp_path, settings):
     assert stats == local.report["funnel"][1]["stats"] and stats["verified_pairs"] > 5
 
 
-@needs("semantic_dedup")
 def test_semantic_dedup_identical_to_local(ray_local, tmp_path):
     stages = [{"type": "semantic_dedup", "embed": {"embedder": "column", "column": "vec"}, "n_clusters": 5}]
     local, ray = run_both(tmp_path, stages, near_duplicates())
@@ -123,7 +114,6 @@ def test_semantic_dedup_identical_to_local(ray_local, tmp_path):
     assert pl.read_parquet(ray.run_dir / neighbours).equals(pl.read_parquet(local.run_dir / neighbours))
 
 
-@needs("semantic_dedup")
 def test_actor_pool_embeddings_equal_local_ones(ray_local, tmp_path):
     """The default static embedder, run on the actor pool block by block, gives the local vectors."""
     from curate.config import RayConfig
@@ -137,12 +127,14 @@ def test_actor_pool_embeddings_equal_local_ones(ray_local, tmp_path):
     assert np.array_equal(pooled, embed_frame(data, config, cache_dir=default_cache_dir()))
 
 
-def news_corpus(shared_data: Path, n: int = 400) -> pl.DataFrame:
-    """Real AG News texts with planted exact copies (case), near copies (a word changed) and French rows."""
-    texts = pl.read_csv(shared_data / "noisy_ag_news" / "samplesTest.csv")["text"].head(n).to_list()
+def news_corpus(shared_data: Path, n: int = 300) -> pl.DataFrame:
+    """Documents of three real AG News texts, with planted exact copies (spacing), near copies (a word
+    changed) and a few French rows."""
+    news = pl.read_csv(shared_data / "noisy_ag_news" / "samplesTest.csv")["text"].head(3 * n).to_list()
+    texts = [" ".join(news[i:i + 3]) for i in range(0, 3 * n, 3)]
     rng = np.random.default_rng(3)
     for i in rng.choice(n, n // 10, replace=False):
-        texts.append(texts[i].upper())
+        texts.append(texts[i].replace(" ", "  "))
     for i in rng.choice(n, n // 10, replace=False):
         words = texts[i].split()
         words[len(words) // 2] = "meanwhile"
@@ -151,12 +143,9 @@ def news_corpus(shared_data: Path, n: int = 400) -> pl.DataFrame:
     return pl.DataFrame({"text": [texts[i] for i in rng.permutation(len(texts))]})
 
 
-@needs("minhash_dedup")
-@needs("semantic_dedup")
-@needs("heuristic_filter")
-@needs("language_filter")
 def test_whole_dedup_and_quality_pipeline_identical_to_local(ray_local, tmp_path, shared_data):
-    stages = [{"type": "heuristic_filter"}, {"type": "language_filter"}, {"type": "filter", "expr": "text.len() > 40"},
+    stages = [{"type": "heuristic_filter", "preset": "short_text"}, {"type": "language_filter"},
+              {"type": "filter", "expr": "text.len() > 40"},
               {"type": "exact_dedup"}, {"type": "minhash_dedup"}, {"type": "semantic_dedup"}]
     local, ray = run_both(tmp_path, stages, news_corpus(shared_data))
     assert_identical(local, ray)

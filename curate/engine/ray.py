@@ -127,18 +127,25 @@ def with_positions(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(POS))
 
 
-def combine_stats(parts: list[dict[str, Any]], settings: set[str] = frozenset()) -> dict[str, Any]:
-    """One stats dict from per-batch ones: integer counts add up (in nested dicts too); values equal
-    in every batch stay (as do ``settings``, the stage's config echoed in its stats); others are dropped."""
+def combine_stats(parts: list[dict[str, Any]], settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One stats dict from per-block ones, as the stage would report on all rows when its stats are
+    counts: a key every block reports is kept when it echoes the stage's ``settings`` or is equal in
+    every block, summed when it is an integer count, merged key by key when it is a dict of them;
+    anything else (and any key some block lacks) is dropped. A top-N count may hold more than N keys."""
+    settings = settings or {}
     out: dict[str, Any] = {}
     for key in dict.fromkeys(k for part in parts for k in part):
-        values = [part[key] for part in parts if key in part]
-        if key in settings:
+        if any(key not in part for part in parts):
+            continue
+        values = [part[key] for part in parts]
+        if key in settings and all(v == settings[key] for v in values):
             out[key] = values[0]
         elif all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             out[key] = sum(values)
         elif all(isinstance(v, dict) for v in values):
-            out[key] = combine_stats(values)
+            merged = {k: sum(v.get(k, 0) for v in values) for k in dict.fromkeys(k for v in values for k in v)}
+            if all(isinstance(v, int) for v in merged.values()):
+                out[key] = dict(sorted(merged.items(), key=lambda item: -item[1]))
         elif all(v == values[0] for v in values):
             out[key] = values[0]
     return out
@@ -177,7 +184,7 @@ def run_map_stage(stage: Stage, df: pl.DataFrame, ctx: RunContext, cluster: Clus
     kept = out.filter(parts == "kept").select(kept_columns)
     removed = out.filter(parts == "removed").select(
         pl.col(LEDGER_PREFIX + c).cast(dtype).alias(c) for c, dtype in LEDGER_SCHEMA.items())
-    stats = combine_stats([json.loads(s) for s in out.filter(parts == "stats")[STATS]], set(type(stage.config).model_fields))
+    stats = combine_stats([json.loads(s) for s in out.filter(parts == "stats")[STATS]], stage.config.model_dump(mode="json"))
     written = out.filter(parts == "artifact")
     for name in written[ARTIFACT].unique(maintain_order=True):
         blocks = written.filter(pl.col(ARTIFACT) == name)[CONTENT]

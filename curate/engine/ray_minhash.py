@@ -146,9 +146,9 @@ def minhash_dedup(stage: Stage, df: pl.DataFrame, ctx: RunContext, cluster: Clus
     is_dup = keeper != np.arange(n)
     dup_rows = np.flatnonzero(is_dup)
     dup_keepers = keeper[dup_rows]
-    first_row = pl.DataFrame({"label": labels}).with_row_index("row").group_by("label").agg(pl.col("row").min())
+    components, first_rows = np.unique(labels, return_index=True)
     cluster_start = np.zeros(int(labels.max(initial=-1)) + 1, dtype=np.int64)
-    cluster_start[first_row["label"].to_numpy()] = first_row["row"].to_numpy()
+    cluster_start[components] = first_rows
     removed = make_ledger(df[ID].gather(dup_rows), stage.label, "near_duplicate",
                           score=pl.Series(pair_similarity(signatures, dup_rows, dup_keepers)),
                           duplicate_of=df[ID].cast(pl.String).gather(dup_keepers),
