@@ -14,7 +14,7 @@ import pytest
 
 import curate
 from curate.config import validate_config
-from curate.errors import ConfigError, MissingDependency
+from curate.errors import ConfigError, MissingDependency, StageError
 from curate.registry import _STAGES, register
 from curate.schema import ID, TEXT, make_ledger
 from curate.stages.base import Stage, StageConfig, StageResult
@@ -141,6 +141,19 @@ def news_corpus(shared_data: Path, n: int = 300) -> pl.DataFrame:
         texts.append(" ".join(words))
     texts += ["Le gouvernement a annoncé mardi une nouvelle réforme des retraites, contestée par les syndicats."] * 3
     return pl.DataFrame({"text": [texts[i] for i in rng.permutation(len(texts))]})
+
+
+def test_embedding_pool_takes_a_gpu_per_actor_when_asked():
+    from curate.engine.ray_semantic import pool_size
+
+    cluster = {"CPU": 16.0, "GPU": 4.0}
+    assert pool_size("cuda", None, cluster) == (4, 1)
+    assert pool_size("cuda:0", 2, cluster) == (2, 1)
+    assert pool_size("auto", None, cluster) == (4, 1)
+    assert pool_size("auto", None, {"CPU": 2.0}) == (2, None)
+    assert pool_size("cpu", None, cluster) == (16, None)
+    with pytest.raises(StageError, match="no GPU"):
+        pool_size("cuda", None, {"CPU": 2.0})
 
 
 def test_whole_dedup_and_quality_pipeline_identical_to_local(ray_local, tmp_path, shared_data):

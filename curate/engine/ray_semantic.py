@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from curate.engine.ray import POS, Cluster, collect, ray_module, to_arrow
+from curate.errors import StageError
 from curate.schema import ID, TEXT, make_ledger
 from curate.stages.base import RunContext, Stage, StageResult
 
@@ -47,6 +48,18 @@ class EncoderActor:
         return to_arrow(vectors_frame(df[POS].to_numpy(), self.encoder.encode(df[TEXT].to_list())))
 
 
+def pool_size(device: str, actors: int | None, resources: dict[str, float]) -> tuple[int, int | None]:
+    """Actors in the embedding pool and GPUs per actor: one GPU each when the device is cuda (or auto on a
+    cluster with GPUs), one actor per GPU or per CPU unless ``actors`` is set."""
+    gpus = int(resources.get("GPU", 0))
+    on_gpu = device.startswith("cuda") or (device == "auto" and gpus > 0)
+    if on_gpu and gpus == 0:
+        raise StageError(f"the embedder's device is {device}, but the Ray cluster has no GPU",
+                         hint="set embed.device: auto (GPU when there is one) or cpu, or add GPU nodes")
+    default = gpus if on_gpu else int(resources.get("CPU", 1))
+    return actors or max(1, default), (1 if on_gpu else None)
+
+
 @dataclass
 class PoolEncoder:
     """An encoder whose ``encode`` runs on the actor pool; same fingerprint as the local one."""
@@ -65,15 +78,12 @@ class PoolEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed ``texts`` on the pool; rows come back in order."""
-        ray = ray_module()
-        gpu = self.config.device.startswith("cuda") or (
-            self.config.device == "auto" and ray.cluster_resources().get("GPU", 0) > 0)
-        actors = self.cluster.settings.embed_actors or max(
-            1, int(ray.cluster_resources().get("GPU", 0)) if gpu else self.cluster.cpus)
+        actors, gpus = pool_size(self.config.device, self.cluster.settings.embed_actors,
+                                 ray_module().cluster_resources())
         frame = pl.DataFrame({TEXT: texts}).with_row_index(POS).with_columns(pl.col(POS).cast(pl.Int64))
         ds = self.cluster.dataset(frame).map_batches(
             EncoderActor, fn_constructor_kwargs={"config": self.config, "cache_dir": str(self.cache_dir)},
-            batch_size=self.config.batch_size or 1024, concurrency=actors, num_gpus=1 if gpu else None,
+            batch_size=self.config.batch_size or 1024, concurrency=actors, num_gpus=gpus,
             **self.cluster.map_options())
         out = collect(ds).sort(POS)
         return out[VECTOR].to_numpy().astype(np.float32, copy=False)
