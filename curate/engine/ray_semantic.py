@@ -82,7 +82,7 @@ class PoolEncoder:
                                  ray_module().cluster_resources())
         frame = pl.DataFrame({TEXT: texts}).with_row_index(POS).with_columns(pl.col(POS).cast(pl.Int64))
         ds = self.cluster.dataset(frame).map_batches(
-            EncoderActor, fn_constructor_kwargs={"config": self.config, "cache_dir": str(self.cache_dir)},
+            EncoderActor, fn_constructor_kwargs={"config": self.config, "cache_dir": str(self.cache_dir.resolve())},
             batch_size=self.config.batch_size or 1024, concurrency=actors, num_gpus=gpus,
             **self.cluster.map_options())
         out = collect(ds).sort(POS)
