@@ -36,6 +36,7 @@ def child(engine: str, workers: int, out: Path, repeat: int) -> None:
     """Measured runs of one configuration: one cold, then ``repeat`` warm; prints a JSON line."""
     import curate
     from curate.config import RayConfig
+    from curate.embed import clear_memory
     from curate.engine.ray import ray_session
 
     config = pipeline(engine, workers, out)
@@ -46,6 +47,7 @@ def child(engine: str, workers: int, out: Path, repeat: int) -> None:
         for attempt in range(1 + repeat):  # 0 is cold: Ray's workers start during its first stage
             name = f"{config['name']}-{attempt}"
             shutil.rmtree(out / "runs" / name, ignore_errors=True)  # no checkpoints from an earlier run
+            clear_memory()  # no embeddings memoised by an earlier run in this process (loaded models stay)
             run_started = time.perf_counter()
             result = curate.run({**config, "name": name})
             runs.append({"run": time.perf_counter() - run_started, "run_dir": str(result.run_dir),
@@ -66,7 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--docs", type=int, default=200_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--repeat", type=int, default=1, help="warm runs per configuration (best is shown)")
+    parser.add_argument("--repeat", type=int, default=2, help="warm runs per configuration (best is shown)")
     parser.add_argument("--child", nargs=2, metavar=("ENGINE", "WORKERS"), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=HERE / ".data" / "bench_ray")
     args = parser.parse_args()
