@@ -34,7 +34,7 @@ def load(pipeline: Path, base: Path) -> dict:
     raw = yaml.safe_load(pipeline.read_text(encoding="utf-8"))
     _resolve(raw.get("input"), base)
     _resolve(((raw.get("proxy_train") or {}).get("test") or {}).get("input"), base)
-    raw["output"] = {**raw.get("output", {}), "dir": str(ROOT / "benchmarks" / "runs"), "overwrite": True}
+    raw["output"] = {**raw.get("output", {}), "dir": str(ROOT / "benchmarks" / "runs")}
     return raw
 
 

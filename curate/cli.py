@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from curate.active.cli import label_app
 from curate.engine.observer import RunObserver
 from curate.errors import CurateError
 
@@ -19,6 +20,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Shrink a tra
 console = Console()
 err_console = Console(stderr=True)
 _state = {"debug": False}
+app.add_typer(label_app, name="label")
 
 
 @app.callback()
@@ -54,15 +56,18 @@ class ProgressObserver(RunObserver):
 def funnel_table(report: dict[str, Any]) -> Table:
     """The funnel: rows and % kept per stage, and time."""
     table = Table(title=f"curate funnel: {report['name']}")
-    for column in ("stage", "rows in", "rows out", "removed", "kept % of input", "seconds", "cpu s"):
-        table.add_column(column, justify="left" if column == "stage" else "right")
+    table.add_column("stage", no_wrap=True)
+    for column in ("rows in", "rows out", "removed", "% kept", "s", "cpu s"):
+        table.add_column(column, justify="right", no_wrap=True)
     for row in report["funnel"]:
-        resumed = " (checkpoint)" if row.get("resumed") else ""
+        resumed = "*" if row.get("resumed") else ""
         table.add_row(row["stage"] + resumed, f"{row['rows_in']:,}", f"{row['rows_out']:,}", f"{row['removed']:,}",
                       f"{row['kept_pct']:.1f}", f"{row.get('seconds', 0):.2f}", f"{row.get('cpu_seconds', 0):.2f}")
     totals = report["totals"]
-    table.caption = (f"kept {totals['rows_kept']:,} of {totals['rows_in']:,} rows ({totals['kept_pct']:.1f}%) "
-                     f"in {totals['seconds']:.1f} s")
+    pool = totals["rows_in"] - totals.get("rows_test", 0)
+    table.caption = f"kept {totals['rows_kept']:,} of {pool:,} rows ({totals['kept_pct']:.1f}%) in {totals['seconds']:.1f} s"
+    if any(row.get("resumed") for row in report["funnel"]):
+        table.caption += "; * loaded from its checkpoint"
     if totals.get("rows_test"):
         table.caption += f"; {totals['rows_test']:,} rows set aside as the proxy's test set"
     energy = totals.get("curation_energy")

@@ -34,15 +34,16 @@ def build_report(config: PipelineConfig, read: ReadResult, frame: pl.DataFrame, 
     split off the input as the proxy's test set (kept + removed + test == input).
     """
     total = frame.height
+    pool = total - test_rows  # percentages are of the rows curation could keep
     empty = int((removed["reason"] == "empty_text").sum())
-    funnel = [{"stage": "input", "type": "input", "rows_in": total, "rows_out": total - empty,
-               "removed": empty, "kept_pct": _pct(total - empty, total)}]
+    funnel = [{"stage": "input", "type": "input", "rows_in": total, "rows_out": pool - empty,
+               "removed": empty, "test_rows": test_rows, "kept_pct": _pct(pool - empty, pool)}]
     for record in records:
         stats = record.stats
         funnel.append({
             "stage": record.label, "type": record.type,
             "rows_in": stats["rows_in"], "rows_out": stats["rows_out"], "removed": stats["removed"],
-            "kept_pct": _pct(stats["rows_out"], total),
+            "kept_pct": _pct(stats["rows_out"], pool),
             "seconds": stats["seconds"], "cpu_seconds": stats["cpu_seconds"], "resumed": stats["resumed"],
             **({"energy": stats["energy"]} if "energy" in stats else {}),
             "stats": {k: v for k, v in stats.items()
@@ -55,7 +56,7 @@ def build_report(config: PipelineConfig, read: ReadResult, frame: pl.DataFrame, 
         "funnel": funnel,
         "removed_by_reason": [{"stage": r["stage"], "reason": r["reason"], "rows": r["len"]} for r in reasons],
         "totals": {"rows_in": total, "rows_kept": curated.height, "rows_removed": removed.height, "rows_test": test_rows,
-                   "kept_pct": _pct(curated.height, total), "seconds": round(seconds, 3),
+                   "kept_pct": _pct(curated.height, pool), "seconds": round(seconds, 3),
                    "curation_energy": _energy_total(records)},
         **({"proxy": proxy} if proxy is not None else {}),
         **({"budget": budget} if budget is not None else {}),

@@ -1,0 +1,177 @@
+"""`curate label ...`: start, run, inspect and export a labelling session from a terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+label_app = typer.Typer(no_args_is_help=True, help="Active-learning labelling sessions (SQLite, resumable).")
+console = Console(highlight=False)
+SESSION = typer.Option(Path("label-session"), "--session", "-s", help="Session folder.")
+
+
+def _fail(exc: Exception) -> None:
+    from curate.cli import _fail as fail
+
+    fail(exc)
+
+
+@label_app.command("init")
+def init(data: Path = typer.Option(..., "--data", help="Rows to label (JSONL, CSV/TSV, Parquet, ...)."),  # noqa: B008
+         labels: str = typer.Option(..., "--labels", help='Label names, comma-separated, e.g. "neg,neu,pos".'),
+         text: str = typer.Option("text", "--text", help="Text column."),
+         id_column: str | None = typer.Option(None, "--id", help="Id column (default: content ids)."),
+         strategy: str = typer.Option("margin", "--strategy", help="Query strategy."),
+         batch: int = typer.Option(10, "--batch", min=1, help="Rows per query."),
+         features: str = typer.Option("embeddings", "--features", help="embeddings or tfidf."),
+         test: Path | None = typer.Option(None, "--test", help="Held-out labelled rows for the accuracy metric."),  # noqa: B008
+         test_label: str = typer.Option("label", "--test-label", help="Label column of the test set."),
+         max_labels: int | None = typer.Option(None, "--max-labels", help="Label budget."),
+         max_kwh: float | None = typer.Option(None, "--max-kwh", help="Energy budget (kWh)."),
+         stable_share: float | None = typer.Option(None, "--stable-share", help="Stop when fewer than this share of predictions change ..."),
+         stable_rounds: int = typer.Option(3, "--stable-rounds", help="... for this many rounds."),
+         seed: int = typer.Option(0, "--seed"),
+         session: Path = SESSION) -> None:
+    """Start a labelling session over a data file."""
+    try:
+        from curate.active.features import FeatureConfig
+        from curate.active.session import LabelingSession
+        from curate.active.stopping import StopConfig
+        from curate.config import InputConfig
+        from curate.io.readers import read_input
+
+        frame = read_input(InputConfig(path=data, text=text, id=id_column)).frame
+        test_frame = read_input(InputConfig(path=test, text=text)).frame if test is not None else None
+        stop = StopConfig(max_labels=max_labels, max_kwh=max_kwh, stable_share=stable_share, stable_rounds=stable_rounds)
+        created = LabelingSession.create(
+            session, frame, labels.split(","), id="id" if id_column else None, strategy=strategy, batch_size=batch,
+            features=FeatureConfig(source=features), test=test_frame, test_label=test_label, stop=stop, seed=seed)
+    except Exception as exc:  # noqa: BLE001 - _fail decides how to show it
+        _fail(exc)
+        return
+    console.print(f"session {escape(str(session))}: {len(created.ids_)} rows to label as {', '.join(created.labels)} "
+                  f"(strategy {created.strategy}); next: curate label next -s {escape(str(session))}")
+
+
+def _keys(labels: list[str]) -> dict[str, int]:
+    """Keys 1..k, and each label's first letter where it is unique and not s/u/q."""
+    keys = {str(i + 1): i for i in range(min(len(labels), 9))}
+    firsts = [label[0].lower() for label in labels]
+    for index, letter in enumerate(firsts):
+        if firsts.count(letter) == 1 and letter not in "suq" and not letter.isdigit():
+            keys[letter] = index
+    return keys
+
+
+@label_app.command("next")
+def next_(session: Path = SESSION,
+          batch: int | None = typer.Option(None, "--batch", min=1, help="Rows per query (default: the session's)."),
+          who: str | None = typer.Option(None, "--who", help="Your name, stored with each label.")) -> None:
+    """Label interactively: keys pick the label, s skips, u undoes, q quits."""
+    import click
+
+    from curate.active.session import LabelingSession
+    from curate.errors import InputError
+
+    try:
+        labeling = LabelingSession(session, who=who)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+        return
+    keys = _keys(labeling.labels)
+    by_index: dict[int, list[str]] = {}
+    for key, index in keys.items():
+        by_index.setdefault(index, []).append(key)
+    legend = "  ".join(f"[{'/'.join(by_index[i])}] {name}" for i, name in enumerate(labeling.labels))
+    legend = escape(legend + "  [s] skip  [u] undo  [q] quit")
+    skipped: list[str] = []
+    done = 0
+    while True:
+        reason = labeling.stop_reason()
+        if reason is not None:
+            console.print(f"stopping criterion met: {reason}")
+            break
+        try:
+            queue = labeling.query(batch, exclude=skipped)
+        except InputError as exc:
+            console.print(f"nothing left to label: {exc.message}")
+            break
+        while queue:
+            row_id = queue[0]
+            labelled = len(labeling.store.labelled())
+            console.print(f"\n[bold]({labelled}/{len(labeling.ids_)} labelled)[/] {escape(row_id)}")
+            console.print(escape(labeling.texts([row_id])[0]))
+            console.print(legend)
+            key = click.getchar()
+            if key in keys:
+                labeling.teach([row_id], [keys[key]])
+                console.print(f"-> {escape(labeling.labels[keys[key]])}")
+                queue.pop(0)
+                done += 1
+            elif key == "s":
+                labeling.release([row_id])
+                skipped.append(row_id)
+                queue.pop(0)
+                console.print("skipped")
+            elif key == "u":
+                undone = labeling.undo()
+                if undone is None:
+                    console.print("nothing to undo")
+                else:
+                    console.print(f"undone: {escape(undone)}")
+                    queue.insert(0, undone)
+                    done -= 1
+            elif key in ("q", "\x03", "\x04"):
+                labeling.release(queue)
+                console.print(f"quit: {done} labelled this time; resume with curate label next -s {escape(str(session))}")
+                return
+            else:
+                console.print(f"unknown key {key!r}: use {', '.join(keys)} for a label, s, u or q")
+    console.print(f"done: {done} labelled this time")
+
+
+@label_app.command("status")
+def status(session: Path = SESSION) -> None:
+    """Counts per label and labeller, rounds, held-out accuracy, energy, stopping state."""
+    from curate.active.session import LabelingSession
+
+    try:
+        metrics = LabelingSession(session).metrics()
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+        return
+    table = Table(title=f"labelling session {session}", show_header=False)
+    accuracy = "n/a (no test set)" if metrics["accuracy"] is None else f"{metrics['accuracy']:.4f}"
+    rows = [("labelled", f"{metrics['labelled']:,} of {metrics['pool']:,}"),
+            *((f"  {name}", f"{count:,}") for name, count in metrics["per_label"].items()),
+            *((f"  by {name}", f"{count:,}") for name, count in metrics["labellers"].items()),
+            ("undone", f"{metrics['undone']:,}"), ("rounds", f"{metrics['rounds']:,}"), ("strategy", metrics["strategy"]),
+            ("held-out accuracy", accuracy),
+            ("predictions changed last round", "n/a" if metrics["changed"] is None else f"{metrics['changed']:.4f}"),
+            ("energy (estimated)", f"{metrics['kwh']:.3g} kWh"), ("stop", metrics["stop"] or "not yet")]
+    for name, value in rows:
+        table.add_row(escape(name), escape(str(value)))
+    console.print(table)
+
+
+@label_app.command("export")
+def export(out: Path = typer.Option(..., "--out", "-o", help="Output file: .csv, .jsonl or .parquet."),  # noqa: B008
+           session: Path = SESSION) -> None:
+    """Write every label (id, text, label, who, at, round)."""
+    from curate.active.session import LabelingSession
+    from curate.errors import InputError
+
+    try:
+        frame = LabelingSession(session).export()
+        writers = {".csv": frame.write_csv, ".jsonl": frame.write_ndjson, ".parquet": frame.write_parquet}
+        if out.suffix not in writers:
+            raise InputError(f"cannot tell the format of {out}", hint="end it with .csv, .jsonl or .parquet")
+        writers[out.suffix](out)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+        return
+    console.print(f"{frame.height:,} labels written to {escape(str(out))}")
