@@ -143,6 +143,16 @@ def news_corpus(shared_data: Path, n: int = 300) -> pl.DataFrame:
     return pl.DataFrame({"text": [texts[i] for i in rng.permutation(len(texts))]})
 
 
+def test_global_stages_run_on_the_driver_with_pool_embeddings(ray_local, tmp_path, shared_data):
+    """label_noise, prototype_prune and active_select (global) give the local engine's result on Ray."""
+    data = news_corpus(shared_data).with_columns(label=pl.int_range(pl.len()) % 3)
+    stages = [{"type": "exact_dedup"}, {"type": "label_noise", "folds": 3}, {"type": "prototype_prune", "n_clusters": 4},
+              {"type": "active_select", "budget": 0.5, "seed_size": 20, "batch_size": 40}]
+    local, ray = run_both(tmp_path, stages, data)
+    assert_identical(local, ray)
+    assert {"label_noise", "prototype_prune", "active_select"} <= set(ray.removed["stage"])
+
+
 def test_embedding_pool_takes_a_gpu_per_actor_when_asked():
     from curate.engine.ray_semantic import pool_size
 
