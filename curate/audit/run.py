@@ -10,12 +10,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from curate.audit.minhash import DEFAULT_THRESHOLDS, minhash_sweep
 from curate.audit.sweep import score_sweep, similarity_sweep
 from curate.audit.view import View, frame_table
 from curate.engine.rundir import RunDir
 from curate.errors import InputError
 from curate.report import html, svg
-from curate.report.views import duplicate_clusters, removed_samples, score_columns, score_histogram
+from curate.report.views import duplicate_clusters, removed_samples, score_columns, score_histogram, stage_list
+from curate.stages.minhash_dedup import MinHashDedupConfig
 
 
 class RunAudit:
@@ -105,11 +107,20 @@ class RunAudit:
         """"Rows removed vs threshold" from the run's cached outputs, without recomputing anything.
 
         ``target`` is a score column (``q_*``: quality-threshold sweep) or the label of a
-        similarity-based dedup stage (MinHash / semantic: similarity-threshold sweep).
+        similarity-based dedup stage: a ``minhash_dedup`` stage is swept over Jaccard thresholds
+        from its cached signatures (:func:`~curate.audit.minhash_sweep`), ``semantic_dedup`` over
+        cosine thresholds (``eps = 1 - threshold``) from its cached nearest neighbours.
         """
+        types = {label: config.get("type") for _, label, config in stage_list(self.run_dir)}
         if target in self.score_columns():
             table, info = score_sweep(self.run_dir.root, target, thresholds, points=points)
             x_label = f"{target} threshold ({info['side']} removed)"
+        elif types.get(target) == "minhash_dedup":
+            table = minhash_sweep(self.run_dir.root, DEFAULT_THRESHOLDS if thresholds is None else thresholds,
+                                  stage=target).rename({"rows_removed": "removed"})
+            config = next(c for _, label, c in stage_list(self.run_dir) if label == target)
+            info = {"run_threshold": MinHashDedupConfig.model_validate(config).threshold}
+            x_label = "Jaccard threshold (cached signatures)"
         else:
             table, info = similarity_sweep(self.run_dir.root, target, thresholds, points=points)
             x_label = f"similarity threshold ({info['source']})"

@@ -1,10 +1,13 @@
 """Threshold sweeps from a run's cached outputs: "rows removed vs threshold", nothing recomputed.
 
 A quality-score sweep reads the scoring stage's checkpoint (its kept rows carry the score
-column) and its ledger rows (the value that broke the rule), so every row the stage saw has a
-value and the count removed at any threshold is exact. A similarity sweep (semantic or near-
-duplicate stages) reads a per-row similarity artefact when the stage cached one, and falls back
-to the ledger's scores, which only tell the counts at thresholds at or above the run's own.
+column) and its ledger rows for that rule (the value that broke it), so the rows the rule
+decided have a value and the count the rule removes at any threshold follows. A similarity
+sweep (semantic or near-duplicate stages) reads a per-row similarity artefact when the stage
+cached one (semantic_dedup's ``semantic_neighbours.parquet``: every row's cosine to its nearest
+higher-priority row, so any eps is exact), and falls back to the ledger's scores, which only
+tell the counts at thresholds at or above the run's own. MinHash stages: see
+:func:`curate.audit.minhash_sweep`.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import polars as pl
 
 from curate.engine.rundir import RunDir
 from curate.errors import InputError
+from curate.quality.rules import BY_NAME
 from curate.report.adapt import score_threshold
 from curate.report.views import score_values, stage_list
 from curate.schema import ID
 
-SIMILARITY_FILES = ("similarity.parquet", "similarities.parquet", "max_similarity.parquet")
-SIMILARITY_COLUMNS = ("max_similarity", "similarity", "cosine", "score")
+SIMILARITY_FILES = ("semantic_neighbours.parquet", "similarity.parquet", "similarities.parquet",
+                    "max_similarity.parquet")
+SIMILARITY_COLUMNS = ("nearest_similarity", "max_similarity", "similarity", "cosine", "score")
 _RUN_THRESHOLD_KEYS = ("threshold", "similarity_threshold", "jaccard_threshold")
 
 
@@ -39,6 +44,20 @@ def count_removed(values: np.ndarray, thresholds: np.ndarray, side: str) -> np.n
     if side == "below":
         return np.searchsorted(ordered, thresholds, side="left")
     return len(ordered) - np.searchsorted(ordered, thresholds, side="right")
+
+
+def _rule_bound(stage_config: dict | None, column: str) -> tuple[float, str] | None:
+    """A ``heuristic_filter`` stage's bound on ``column`` (its preset's or overridden) and the removed side;
+    the lower bound when the rule has both."""
+    if not stage_config or stage_config.get("type") != "heuristic_filter":
+        return None
+    from curate.stages.heuristic_filter import HeuristicFilterConfig
+
+    config = HeuristicFilterConfig.model_validate(stage_config)
+    for name, (low, high) in config.bounds().items():
+        if BY_NAME[name].column == column:
+            return (float(low), "below") if low is not None else (float(high), "above") if high is not None else None
+    return None
 
 
 def score_sweep(run_dir: str | Path, column: str, thresholds: list[float] | np.ndarray | None = None,
@@ -67,7 +86,7 @@ def score_sweep(run_dir: str | Path, column: str, thresholds: list[float] | np.n
         raise InputError(f"no score column '{column}' in run {run_dir}",
                          hint="score columns are the q_* columns of a quality stage's checkpoint")
     configs = {label: config for _, label, config in stage_list(rd)}
-    run = score_threshold(configs.get(stage), column)
+    run = score_threshold(configs.get(stage), column) or _rule_bound(configs.get(stage), column)
     side = side or (run[1] if run else "below")
     array = values["value"].drop_nulls().to_numpy()
     grid = _grid(array, thresholds, points)
@@ -105,8 +124,9 @@ def similarity_sweep(run_dir: str | Path, stage: str, thresholds: list[float] | 
                      points: int = 50) -> tuple[pl.DataFrame, dict]:
     """Rows a similarity-based dedup stage would remove at each similarity threshold.
 
-    A row goes when its similarity to a kept neighbour is at or above the threshold. With the
-    stage's per-row similarity artefact (``artifacts/NN-label/similarity.parquet``) every
+    A row goes when its similarity to a higher-priority neighbour is at or above the threshold.
+    With the stage's per-row similarity artefact (semantic_dedup's
+    ``artifacts/NN-label/semantic_neighbours.parquet``, or a ``similarity.parquet``) every
     threshold is answered; from the ledger alone only thresholds at or above the run's (the
     others get a null ``removed``). For SemDeDup, ``eps = 1 - threshold``.
 
@@ -122,7 +142,9 @@ def similarity_sweep(run_dir: str | Path, stage: str, thresholds: list[float] | 
     if run is None and isinstance(config.get("eps"), (int, float)):
         run = 1.0 - float(config["eps"])
     grid = _grid(values, thresholds, points)
-    removed = (len(values) - np.searchsorted(np.sort(values), grid, side="left")).astype(np.int64)
+    # compare in the values' precision, as the stage does (SemDeDup: float32 cosine >= float32(1 - eps))
+    cut = grid.astype(values.dtype) if values.dtype.kind == "f" else grid
+    removed = (len(values) - np.searchsorted(np.sort(values), cut, side="left")).astype(np.int64)
     floor = run if run is not None else (values.min() if len(values) else np.inf)
     known = np.ones(len(grid), dtype=bool) if source == "artifact" else grid >= floor - 1e-12
     table = pl.DataFrame({"threshold": grid, "eps": 1.0 - grid,

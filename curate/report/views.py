@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from curate.engine.rundir import RunDir
+from curate.quality.rules import BY_NAME
 from curate.report.adapt import is_score_column, rule_of, score_threshold
 from curate.schema import ID, TEXT
 
@@ -123,7 +124,8 @@ def score_values(rd: RunDir, ledger: pl.DataFrame, column: str) -> tuple[str | N
             of_stage = ledger.filter(pl.col("stage") == label)
             reasons = of_stage["reason"].unique().to_list()
             rule = rule_of(column)
-            match = [r for r in reasons if r in (rule, column)] or (reasons if len(reasons) == 1 else [])
+            match = [r for r in reasons if r in (rule, column) or getattr(BY_NAME.get(r), "column", None) == column] \
+                or (reasons if len(reasons) == 1 else [])
             gone = of_stage.filter(pl.col("reason").is_in(match)).select(ID, value=pl.col("score"))
             return label, pl.concat([kept.with_columns(removed=pl.lit(False)), gone.with_columns(removed=pl.lit(True))])
     if rd.curated.exists() and column in pl.read_parquet_schema(rd.curated):

@@ -2,10 +2,13 @@
 
 Out-of-fold predicted probabilities come from a linear classifier (log-loss SGD by default,
 or logistic regression; seeded stratified k-fold, sklearn's ``cross_val_predict``) over TF-IDF features of the text or over the run's
-embeddings (``ctx.embeddings``); cleanlab's ``find_label_issues`` picks the rows whose given
-label disagrees with them (confident learning, Northcutt et al., 2021). Every analysed row
-gets ``label_issue``, ``label_quality`` (cleanlab's self-confidence: the out-of-fold
-probability of the given label) and ``label_suggested`` (the most likely label).
+embeddings (``ctx.embeddings``). With ``select: cleanlab`` its ``find_label_issues`` picks the
+rows whose given label disagrees with them (confident learning, Northcutt et al., 2021); with
+``select: quality_rank`` the ``rank_fraction`` of rows with the lowest label quality are
+flagged (for noise that the classifier partly learns, where confident learning flags too few).
+Every analysed row gets ``label_issue``, ``label_quality`` (cleanlab's label quality score,
+``quality_method``; self-confidence is the out-of-fold probability of the given label) and
+``label_suggested`` (the most likely label).
 """
 
 from __future__ import annotations
@@ -40,7 +43,12 @@ class LabelNoiseConfig(StageConfig):
     alpha: float = Field(1e-4, gt=0, description="L2 penalty of the SGD classifier.")
     C: float = Field(1.0, gt=0, description="Inverse regularisation of the logistic regression.")
     filter_by: Literal["prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given"] = Field(
-        "prune_by_noise_rate", description="cleanlab's find_label_issues method.")
+        "prune_by_noise_rate", description="cleanlab's find_label_issues method (select: cleanlab).")
+    select: Literal["cleanlab", "quality_rank"] = Field(
+        "cleanlab", description="How rows are flagged: cleanlab's find_label_issues (filter_by), or the rank_fraction of rows with the lowest label quality.")
+    rank_fraction: float = Field(0.1, gt=0, le=1, description="With select quality_rank: fraction of the analysed rows flagged, lowest label quality first (set it to the expected noise rate).")
+    quality_method: Literal["self_confidence", "normalized_margin", "confidence_weighted_entropy"] = Field(
+        "self_confidence", description="cleanlab's label quality score, written to label_quality and used by select quality_rank.")
     action: Literal["remove", "flag"] = Field("remove", description="remove flagged rows, or keep every row and only add the label_issue column.")
 
 
@@ -113,8 +121,12 @@ class LabelNoise(Stage):
         probs = out_of_fold_probabilities(features, encoded, folds, cfg, ctx.seed)
         cleanlab = require("cleanlab.filter", "quality", "cleanlab")
         rank = require("cleanlab.rank", "quality", "cleanlab")
-        issues = cleanlab.find_label_issues(encoded, probs, filter_by=cfg.filter_by, n_jobs=1)
-        quality = rank.get_label_quality_scores(encoded, probs)
+        quality = rank.get_label_quality_scores(encoded, probs, method=cfg.quality_method)
+        if cfg.select == "quality_rank":
+            issues = np.zeros(len(rows), dtype=bool)
+            issues[np.argsort(quality, kind="stable")[:round(cfg.rank_fraction * len(rows))]] = True
+        else:
+            issues = cleanlab.find_label_issues(encoded, probs, filter_by=cfg.filter_by, n_jobs=1)
         ctx.progress(df.height, df.height)
         n = df.height
         flag = np.zeros(n, dtype=bool)
@@ -124,7 +136,8 @@ class LabelNoise(Stage):
         suggested = pl.Series(SUGGESTED, [None] * n, dtype=labels.dtype)
         suggested = suggested.scatter(rows, classes.gather(probs.argmax(axis=1)))
         scored = df.with_columns(pl.Series(ISSUE, flag), pl.Series(QUALITY, scores).fill_nan(None), suggested)
-        stats = {"flagged": int(flag.sum()), "analysed_rows": int(len(rows)), "folds": folds, "features": cfg.features}
+        stats = {"flagged": int(flag.sum()), "analysed_rows": int(len(rows)), "folds": folds, "features": cfg.features,
+                 "select": cfg.select}
         if cfg.action == "flag":
             return StageResult(kept=scored, removed=make_ledger([], self.label, ISSUE), stats=stats)
         bad = scored.filter(pl.col(ISSUE))

@@ -141,3 +141,45 @@ def test_noisy_ag_news_flags_wrong_labels_and_removal_helps(shared_data):
 
     default = apply(train)
     assert accuracy(default.kept) > accuracy(train)
+
+
+
+def with_vectors(df: pl.DataFrame, noise: float = 0.3) -> pl.DataFrame:
+    """Add a ``vec`` column: one Gaussian cluster per true topic (the id's prefix)."""
+    rng = np.random.default_rng(1)
+    centers = {name: rng.normal(size=16) for name in TOPICS}
+    vectors = [list(centers[rid.split("-")[0]] + noise * rng.normal(size=16)) for rid in df["id"]]
+    return df.with_columns(pl.Series("vec", vectors, dtype=pl.Array(pl.Float64, 16)))
+
+
+@pytest.mark.parametrize("method", ["self_confidence", "normalized_margin"])
+def test_quality_rank_flags_the_planted_flips_first(method):
+    df, flipped = planted()
+    df = with_vectors(df)
+    config = {"label": "sentiment", "features": "embeddings", "embed": EmbedderConfig(embedder="column", column="vec"),
+              "select": "quality_rank", "quality_method": method}
+    half = apply(df, rank_fraction=0.05, **config)
+    assert half.removed.height == 12 and set(half.removed["id"]) <= flipped
+    assert half.stats["select"] == "quality_rank"
+    full = apply(df, rank_fraction=0.1, action="flag", **config)
+    flagged = full.kept.filter(pl.col(ISSUE))
+    assert flagged.height == len(flipped) == 24 and len(set(flagged["id"]) & flipped) >= 22
+    assert flagged[QUALITY].max() <= full.kept.filter(~pl.col(ISSUE))[QUALITY].min()
+
+
+def test_quality_rank_flags_the_requested_fraction_of_the_analysed_rows():
+    df, flipped = planted(flip_every=5)
+    ranked = apply(df, label="sentiment", select="quality_rank", rank_fraction=0.2)
+    assert ranked.removed.height == len(flipped) == 48
+    assert len(set(ranked.removed["id"]) & flipped) >= 0.8 * len(flipped)
+
+
+@pytest.mark.slow
+def test_noisy_ag_news_target_with_static_knn(shared_data):
+    """Issue 6: precision >= 0.6 at recall >= 0.5 against the known wrong crowd labels."""
+    df = pl.read_csv(shared_data / "noisy_ag_news" / "samples10000valMed.csv").with_row_index("id")
+    df = df.with_columns(pl.col("id").cast(pl.String))
+    wrong = set(df.filter(pl.col("label") != pl.col("gt"))["id"])
+    for config in ({"filter_by": "predicted_neq_given"}, {"select": "quality_rank", "rank_fraction": 0.2}):
+        found = set(apply(df, features="embeddings", classifier="knn", **config).removed["id"])
+        assert len(found & wrong) >= 0.6 * len(found) and len(found & wrong) >= 0.5 * len(wrong)
