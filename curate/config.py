@@ -100,6 +100,19 @@ class ProxyTrainConfig(_Strict):
     target: ProxyTargetConfig | None = Field(None, description="A full-scale training run to forecast the saving for.")
 
 
+class RayConfig(_Strict):
+    """Settings of the Ray engine (`engine: ray`); ignored by the local engine."""
+
+    address: str | None = Field(None, description="Ray cluster to join (`auto`, `ray://host:10001`, `host:6379`); default `RAY_ADDRESS`, else a local Ray instance.")
+    num_cpus: int | None = Field(None, gt=0, description="CPUs of the local Ray instance started when no address is given (default: all).")
+    shuffle: Literal["sort", "hash"] = Field("sort", description="Ray Data shuffle behind group-bys: `sort` (tasks; low fixed cost) or `hash` (aggregator actors; scales to larger data, ~15 s to start per stage).")
+    blocks_per_cpu: int = Field(2, gt=0, description="Blocks per cluster CPU a stage's rows are split into.")
+    embed_actors: int | None = Field(None, gt=0, description="Actors in the embedding pool, each loading the model once (default: one per CPU, or per GPU when the embedder's device is cuda).")
+    max_driver_edges: int = Field(20_000_000, gt=0, description="Candidate edges the driver takes for connected components; above it, Ray first reduces each block's edges to a spanning forest.")
+    write_shards: Literal["parquet", "jsonl"] | None = Field(None, description="Also write the curated rows as Parquet or JSONL shards, in parallel.")
+    shards_path: str | None = Field(None, description="Folder or object-store URI (`s3://...`, `gs://...`) for those shards; default `<run dir>/curated/`.")
+
+
 class PipelineConfig(_Strict):
     """A whole pipeline: input, ordered stages, output and seed."""
 
@@ -109,6 +122,7 @@ class PipelineConfig(_Strict):
     output: OutputConfig = Field(default_factory=OutputConfig, description="Where the run directory goes.")
     seed: int = Field(0, ge=0, description="Seed of every random choice in the run.")
     engine: Literal["local", "ray"] = Field("local", description="Execution engine.")
+    ray: RayConfig = Field(default_factory=RayConfig, description="Ray engine settings (see docs/ray.md).")
     energy: EnergyConfig | None = Field(None, description="Meter every stage and the proxy training (CodeCarbon, offline); on by default when proxy_train or budget is set.")
     budget: BudgetConfig | None = Field(None, description="Carbon budget: warn near it, stop cleanly past it.")
     proxy_train: ProxyTrainConfig | None = Field(None, description="Train a proxy model on the full, curated and random sets and compare energy and accuracy.")

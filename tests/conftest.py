@@ -35,3 +35,18 @@ def small_frame() -> pl.DataFrame:
                  "Something else", "another text here", "unique one"],
         "label": [0, 0, 1, 0, 1, 1, 0, 1],
     })
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """A local Ray instance with 2 CPUs for the whole session (the Ray engine reuses it); shut down at the end."""
+    import logging
+
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray.data")
+    root = str(Path(__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
+             runtime_env={"env_vars": {"PYTHONPATH": path, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}})
+    yield ray
+    ray.shutdown()

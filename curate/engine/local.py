@@ -103,7 +103,7 @@ class LocalEngine:
         config = self.config
         run_dir = RunDir(config.run_dir)
         started = time.time()
-        read = read_input(config.input, data)
+        read = self.read(data)
         run_dir.root.mkdir(parents=True, exist_ok=True)
         if read.bad_rows:
             write_jsonl(read.bad_rows, run_dir.quarantine)
@@ -156,6 +156,10 @@ class LocalEngine:
         write_json(report, run_dir.report)
         report = publish_report(run_dir.root)
         return EngineOutput(current, removed_all, report, run_dir, records)
+
+    def read(self, data: Any = None) -> ReadResult:
+        """Read the configured input (or ``data``); the Ray engine reads shard folders in parallel."""
+        return read_input(self.config.input, data)
 
     def execute(self, stage, df: pl.DataFrame, ctx: RunContext):
         """Apply one stage to ``df``; the Ray engine overrides only this."""

@@ -40,6 +40,25 @@ def keeper_order(keep: str, keep_column: str | None, position: str, rows: int) -
     return [pl.col(position)]
 
 
+def text_hashes(texts: pl.Series, cfg: ExactDedupConfig) -> pl.Series:
+    """The xxh3 hash (64 or 128 bits) of each normalised text; nulls hash as empty text."""
+    normalized = normalize(texts.fill_null(""), cfg.normalize)
+    column = plh.col(TEXT).nchash
+    hash_expr = column.xxh3_128() if cfg.hash_bits == 128 else column.xxh3_64()
+    return normalized.to_frame(TEXT).select(hash_expr).to_series().rename("_hash")
+
+
+def mark_keepers(work: pl.DataFrame, cfg: ExactDedupConfig) -> pl.DataFrame:
+    """Add ``_keeper`` (id) and ``_keeper_pos`` to ``work`` (columns id, ``_hash``, ``_pos`` in row
+    order, plus text / keep_column as the keep policy needs); a row is a duplicate when it is not its
+    group's keeper. Groups are independent, so any subset holding whole groups gives the same marks."""
+    order = keeper_order(cfg.keep, cfg.keep_column, "_pos", work.height)
+    return work.with_columns(
+        _keeper=pl.col(ID).sort_by(order).first().over("_hash"),
+        _keeper_pos=pl.col("_pos").sort_by(order).first().over("_hash"),
+    )
+
+
 @register("exact_dedup")
 class ExactDedup(Stage):
     """Group rows by a 64/128-bit xxh3 hash of their normalised text; keep one per group."""
@@ -53,18 +72,10 @@ class ExactDedup(Stage):
         if cfg.keep_column is not None and cfg.keep_column not in df.columns:
             raise StageError(f"keep_column '{cfg.keep_column}' not found; columns are: {', '.join(df.columns)}",
                              hint="set keep_column to one of them")
-        normalized = normalize(df[TEXT].fill_null(""), cfg.normalize)
-        column = plh.col(TEXT).nchash
-        hash_expr = column.xxh3_128() if cfg.hash_bits == 128 else column.xxh3_64()
-        hashed = normalized.to_frame(TEXT).select(hash_expr).to_series()
         work = df.select(ID, TEXT, *([cfg.keep_column] if cfg.keep_column else [])).with_columns(
-            _hash=hashed, _pos=pl.int_range(pl.len(), dtype=pl.Int64)
+            _hash=text_hashes(df[TEXT], cfg), _pos=pl.int_range(pl.len(), dtype=pl.Int64)
         )
-        order = keeper_order(cfg.keep, cfg.keep_column, "_pos", df.height)
-        groups = work.with_columns(
-            _keeper=pl.col(ID).sort_by(order).first().over("_hash"),
-            _keeper_pos=pl.col("_pos").sort_by(order).first().over("_hash"),
-        )
+        groups = mark_keepers(work, cfg)
         is_dup = groups["_keeper"] != groups[ID]
         dups = groups.filter(is_dup)
         ctx.progress(df.height, df.height)
