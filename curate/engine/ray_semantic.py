@@ -18,7 +18,7 @@ import polars as pl
 
 from curate.engine.ray import POS, Cluster, collect, ray_module, to_arrow
 from curate.errors import StageError
-from curate.schema import ID, TEXT, make_ledger
+from curate.schema import TEXT
 from curate.stages.base import RunContext, Stage, StageResult
 
 VECTOR = "__curate_vector"
@@ -147,7 +147,6 @@ def cluster_group(batch, eps: float, block_size: int):
 def semantic_dedup(stage: Stage, df: pl.DataFrame, ctx: RunContext, cluster: Cluster) -> StageResult:
     """SemDeDup with the work on Ray; ledger, stats and neighbour artefact are the stage's own."""
     from curate.embed.kmeans import choose_k, fit_kmeans
-    from curate.embed.semdedup import keepers
 
     cfg = stage.config
     n = df.height
@@ -176,20 +175,7 @@ def semantic_dedup(stage: Stage, df: pl.DataFrame, ctx: RunContext, cluster: Clu
     ctx.progress(n, n)
     finished = time.perf_counter()
 
-    removed = np.flatnonzero(parent >= 0)
-    keeper = keepers(parent)[removed]
-    score = np.einsum("ij,ij->i", vectors[removed], vectors[keeper]).astype(np.float64)
-    ids = df[ID]
-    ledger = make_ledger(ids.gather(removed), stage.label, "semantic_duplicate", pl.Series(score),
-                         duplicate_of=ids.gather(keeper), cluster_id=pl.Series(labels[removed]))
-    stage._save_neighbours(ctx, ids, labels, centroid_sim, nearest, similarity)
-    mask = np.zeros(n, dtype=bool)
-    mask[removed] = True
-    return StageResult(
-        kept=df.filter(pl.Series(~mask)),
-        removed=ledger,
-        stats={"clusters": int(k), "largest_cluster": int(np.bincount(labels).max()),
-               "duplicate_groups": int(np.unique(keeper).size), "dims": int(vectors.shape[1]),
-               "embed_seconds": round(embedded - started, 4), "kmeans_seconds": round(clustered - embedded, 4),
-               "within_cluster_seconds": round(finished - clustered, 4)},
-    )
+    return stage.result(df, ctx, vectors, labels, centroid_sim, nearest, similarity, parent, {
+        "clusters": int(k), "largest_cluster": int(np.bincount(labels).max()), "dims": int(vectors.shape[1]),
+        "embed_seconds": round(embedded - started, 4), "kmeans_seconds": round(clustered - embedded, 4),
+        "within_cluster_seconds": round(finished - clustered, 4)})

@@ -131,6 +131,19 @@ class SemanticDedup(Stage):
             ctx.progress(n, n)
         finished = time.perf_counter()
 
+        return self.result(df, ctx, vectors, cluster, centroid_sim, nearest, similarity, parent, {
+            "clusters": int(k), "largest_cluster": int(max(len(s) for s in segments)), "dims": int(vectors.shape[1]),
+            "embed_seconds": round(embedded - started, 4), "kmeans_seconds": round(clustered - embedded, 4),
+            "within_cluster_seconds": round(finished - clustered, 4),
+            "kmeans_cached": kmeans_hit, "within_cluster_cached": pairs_hit})
+
+    def result(self, df: pl.DataFrame, ctx: RunContext, vectors: np.ndarray, cluster: np.ndarray,
+               centroid_sim: np.ndarray, nearest: np.ndarray, similarity: np.ndarray, parent: np.ndarray,
+               stats: dict) -> StageResult:
+        """Kept rows, ledger and the neighbours artefact from each row's duplicate parent (-1: none).
+
+        Shared by this stage and the Ray engine, which finds the parents with a group-by.
+        """
         removed = np.flatnonzero(parent >= 0)
         keeper = keepers(parent)[removed]
         score = np.einsum("ij,ij->i", vectors[removed], vectors[keeper]).astype(np.float64)
@@ -138,17 +151,10 @@ class SemanticDedup(Stage):
         ledger = make_ledger(ids.gather(removed), self.label, "semantic_duplicate", pl.Series(score),
                              duplicate_of=ids.gather(keeper), cluster_id=pl.Series(cluster[removed]))
         self._save_neighbours(ctx, ids, cluster, centroid_sim, nearest, similarity)
-        mask = np.zeros(n, dtype=bool)
+        mask = np.zeros(len(df), dtype=bool)
         mask[removed] = True
-        return StageResult(
-            kept=df.filter(pl.Series(~mask)),
-            removed=ledger,
-            stats={"clusters": int(k), "largest_cluster": int(max(len(s) for s in segments)),
-                   "duplicate_groups": int(np.unique(keeper).size), "dims": int(vectors.shape[1]),
-                   "embed_seconds": round(embedded - started, 4), "kmeans_seconds": round(clustered - embedded, 4),
-                   "within_cluster_seconds": round(finished - clustered, 4),
-                   "kmeans_cached": kmeans_hit, "within_cluster_cached": pairs_hit},
-        )
+        return StageResult(kept=df.filter(pl.Series(~mask)), removed=ledger,
+                           stats={**stats, "duplicate_groups": int(np.unique(keeper).size)})
 
     def _cluster(self, vectors: np.ndarray, k: int, seed: int) -> dict[str, np.ndarray]:
         """k-means fit and the nearest centroid of every row (and its cosine)."""
