@@ -174,12 +174,14 @@ def stages() -> None:
 
     for name in stage_names():
         stage = get_stage(name)
-        table = Table(title=f"{name} ({stage.kind}): {(stage.Config.__doc__ or '').strip()}", title_justify="left")
-        for column in ("parameter", "type", "default", "description"):
-            table.add_column(column)
-        for row in stage_parameters(stage.Config):
-            table.add_row(*row)
-        console.print(table)
+        summary = " ".join((stage.Config.__doc__ or "").split())
+        console.print(f"\n[bold]{name}[/] ({stage.kind}): {summary}", highlight=False)
+        for parameter, kind, default, description in stage_parameters(stage.Config):
+            default = "{...}" if default == "see below" else default
+            console.print(f"  [cyan]{parameter}[/] = {default}  [dim]{kind}[/]", highlight=False, markup=True)
+            if description:
+                console.print(f"      {description}", highlight=False, markup=False)
+    console.print("\nEvery parameter in full: docs/pipeline.md")
 
 
 @app.command()
