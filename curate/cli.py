@@ -64,12 +64,14 @@ def funnel_table(report: dict[str, Any]) -> Table:
         table.add_row(row["stage"] + resumed, f"{row['rows_in']:,}", f"{row['rows_out']:,}", f"{row['removed']:,}",
                       f"{row['kept_pct']:.1f}", f"{row.get('seconds', 0):.2f}", f"{row.get('cpu_seconds', 0):.2f}")
     totals = report["totals"]
-    pool = totals["rows_in"] - totals.get("rows_test", 0)
+    pool = totals["rows_in"] - totals.get("rows_test", 0) - totals.get("rows_validation", 0)
     table.caption = f"kept {totals['rows_kept']:,} of {pool:,} rows ({totals['kept_pct']:.1f}%) in {totals['seconds']:.1f} s"
     if any(row.get("resumed") for row in report["funnel"]):
         table.caption += "; * loaded from its checkpoint"
     if totals.get("rows_test"):
         table.caption += f"; {totals['rows_test']:,} rows set aside as the proxy's test set"
+    if totals.get("rows_validation"):
+        table.caption += f"; {totals['rows_validation']:,} as the guard's validation split"
     energy = totals.get("curation_energy")
     if energy:
         table.caption += f"; curation used {_kwh(energy['kwh'])}, {energy['gco2eq']:.3g} gCO2eq ({energy['method']})"
@@ -145,6 +147,13 @@ def run(pipeline: Path = typer.Argument(..., help="Pipeline YAML file."),
     console.print(f"run directory: [bold]{result.run_dir}[/]")
     if result.report.get("stopped"):
         console.print(f"[bold yellow]stopped early:[/] {result.report['stopped']} (outputs so far are in the run directory)")
+    guard = result.report.get("guard")
+    if guard:
+        colour = {"holds": "green", "backed off": "yellow"}.get(guard["verdict"], "bold yellow")
+        console.print(f"[{colour}]guard: {guard['verdict']}[/]: {guard['reason']}", highlight=False)
+        for restored in guard["restored"]:
+            console.print(f"  restored {restored['rows']:,} rows of '{restored['stage']}': {restored['reason']}",
+                          highlight=False)
     if "proxy" in result.report:
         console.print(proxy_table(result.report))
     if open_report:

@@ -100,6 +100,20 @@ class ProxyTrainConfig(_Strict):
     target: ProxyTargetConfig | None = Field(None, description="A full-scale training run to forecast the saving for.")
 
 
+class GuardConfig(_Strict):
+    """The validation guard: a validation split carved from the pool before the first stage judges every
+    reduction with the proxy model, and undoes those that cost accuracy."""
+
+    enabled: bool | Literal["auto"] = Field("auto", description="`auto`: on whenever the input has labels and `proxy_train` is set (or a stage uses `budget: auto`); `true` requires labels; `false` turns the guard off.")
+    tolerance: float = Field(0.01, ge=0, lt=1, description="Most validation macro-F1 (as a fraction: 0.01 is one point) the curated set may lose against the whole pool.")
+    validation: float = Field(0.15, gt=0, lt=0.5, description="Fraction of the pool (after the test split) set aside, stratified by label, as the validation split.")
+    max_validation_rows: int = Field(5000, gt=0, description="At most this many validation rows (large pools need no more to judge a reduction).")
+    min_validation_rows: int = Field(50, gt=0, description="With fewer labelled validation rows than this the guard cannot judge, says so, and stays off.")
+    model: Literal["proxy", "tfidf", "logreg", "mlp"] = Field("proxy", description="The judge: the proxy's model (`proxy`; TF-IDF + logistic regression when there is no proxy_train), or one named here.")
+    random_seeds: int = Field(3, ge=1, le=20, description="Random same-size subsets averaged for the `not below random` check.")
+    random_check_share: float = Field(0.05, ge=0, le=1, description="A stage is compared with a random subset of its input only when it removes at least this share of it (smaller removals are within the noise of a random comparison).")
+
+
 class RayConfig(_Strict):
     """Settings of the Ray engine (`engine: ray`); ignored by the local engine."""
 
@@ -126,6 +140,7 @@ class PipelineConfig(_Strict):
     energy: EnergyConfig | None = Field(None, description="Meter every stage and the proxy training (CodeCarbon, offline); on by default when proxy_train or budget is set.")
     budget: BudgetConfig | None = Field(None, description="Carbon budget: warn near it, stop cleanly past it.")
     proxy_train: ProxyTrainConfig | None = Field(None, description="Train a proxy model on the full, curated and random sets and compare energy and accuracy.")
+    guard: GuardConfig = Field(default_factory=GuardConfig, description="The validation guard that keeps a run from silently losing accuracy (see docs/guard.md).")
 
     @property
     def metered(self) -> EnergyConfig | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,8 @@ def _accuracy(model: Any, X: Any, y: np.ndarray, fallback: int) -> float | None:
 
 def run_loop(X: Any, y: np.ndarray, strategy: str, *, estimator: Any, seed: int, seed_size: int, batch_size: int,
              budget: int, stop: StopConfig | None = None, X_test: Any = None, y_test: np.ndarray | None = None,
-             energy: EnergyUsed | None = None, n_clusters: int | None = None, committee_size: int = 5) -> LoopResult:
+             energy: EnergyUsed | None = None, n_clusters: int | None = None, committee_size: int = 5,
+             on_round: Callable[[np.ndarray], bool] | None = None) -> LoopResult:
     """Simulate labelling ``budget`` rows of ``X`` with ``strategy``, the oracle ``y`` answering.
 
     Parameters
@@ -63,6 +65,9 @@ def run_loop(X: Any, y: np.ndarray, strategy: str, *, estimator: Any, seed: int,
         Cumulative kWh; by default CPU seconds x ``stop.watts`` (``estimated``).
     n_clusters : int, optional
         Clusters for the diversity strategy (default: ``batch_size``).
+    on_round : callable, optional
+        Called with the positions labelled so far, in query order, after the seed set and
+        after every query; returning True ends the loop (stop reason ``auto_budget``).
     """
     check_strategy(strategy)
     n = X.shape[0]
@@ -85,7 +90,9 @@ def run_loop(X: Any, y: np.ndarray, strategy: str, *, estimator: Any, seed: int,
     clusters = cluster_rows(X, n_clusters or batch_size, seed) if strategy == "diversity" else None
     previous, changed, curve = None, [], []
     rounds, reason = 0, "label_budget"
-    while True:
+    if on_round is not None and on_round(order[0]):
+        reason = "auto_budget"
+    while reason != "auto_budget":
         labelled = np.concatenate(order)
         model = fit_model(estimator, X[labelled], y[labelled])
         majority = int(np.bincount(y[labelled]).argmax())
@@ -113,5 +120,7 @@ def run_loop(X: Any, y: np.ndarray, strategy: str, *, estimator: Any, seed: int,
         selected[picks] = True
         round_of[picks] = rounds
         order.append(picks)
+        if on_round is not None and on_round(np.concatenate(order)):
+            reason = "auto_budget"
     positions = np.concatenate(order)
     return LoopResult(positions, round_of[positions], curve, reason, rounds, energy() - start_kwh, energy_kind(energy))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import polars as pl
@@ -16,14 +16,15 @@ from curate.energy import Budget, EnergyReading, Meter
 from curate.engine.invariants import check_partition
 from curate.engine.observer import RunObserver
 from curate.engine.rundir import RunDir
-from curate.errors import InputError, StageError
+from curate.errors import ConfigError, InputError, StageError
+from curate.guard import Guard, Restoration
 from curate.io.readers import ReadResult, content_ids, read_input
 from curate.io.writers import write_json, write_jsonl, write_parquet
 from curate.registry import get_stage
 from curate.report.html import publish_report
 from curate.report.manifest import build_manifest
 from curate.report.summary import build_report
-from curate.schema import ID, TEXT, empty_ledger, make_ledger
+from curate.schema import ID, LABEL, TEXT, empty_ledger, make_ledger
 from curate.stages.base import RunContext
 
 
@@ -99,7 +100,8 @@ class LocalEngine:
         self.observer = observer or RunObserver()
 
     def run(self, data: Any = None) -> EngineOutput:
-        """Read the input, run every stage, write the run directory."""
+        """Read the input, set the test and validation splits aside, run every stage under the guard,
+        prove the saving, write the run directory."""
         config = self.config
         run_dir = RunDir(config.run_dir)
         started = time.time()
@@ -115,11 +117,15 @@ class LocalEngine:
         write_parquet(frame, run_dir.input)
         current, ledger = split_empty(frame)
         current, test = self._split_test(current, run_dir)
+        current, validation = self._split_validation(current, run_dir)
         pool = current
+        guard = self._guard(pool, validation)
         ledgers = [ledger]
         records: list[StageRecord] = []
+        restorations: list[Restoration] = []
         key = config_hash({"input": input_hash, "seed": config.seed,
-                           **({"test": config.proxy_train.test.model_dump(mode="json")} if test is not None else {})})
+                           **({"test": config.proxy_train.test.model_dump(mode="json")} if test is not None else {}),
+                           **({"validation": self._judge_settings_key()} if validation is not None else {})})
         bases = set()
         budget = Budget(config.budget)
         stopped = None
@@ -130,7 +136,15 @@ class LocalEngine:
             stage = get_stage(stage_config.type)(stage_config)
             key = config_hash({"previous": key, "stage": stage_config.model_dump(mode="json")})
             bases.add(run_dir.stage_base(index, stage.label).name)
-            current, removed, stats = self._run_stage(index, stage, current, key, run_dir)
+            kept, removed, stats = self._run_stage(index, stage, current, key, run_dir, guard)
+            verdict = stats.get("guard")
+            if verdict is not None and verdict["restored"]:
+                self.observer.message(f"guard: restored the {removed.height:,} rows '{stage.label}' removed: "
+                                      f"{verdict['reason']}")
+                restorations.append(Restoration(stage.label, removed, verdict["reason"], "stage"))
+                removed = empty_ledger()
+            else:
+                current = kept
             ledgers.append(removed)
             records.append(StageRecord(index, stage.label, stage.name, stats, removed))
             if "energy" in stats and not stats["resumed"]:
@@ -139,19 +153,30 @@ class LocalEngine:
                     break
         if stopped is None:
             run_dir.prune_checkpoints(bases)
+        guard_report = None
+        if guard is not None and stopped is None:
+            current, ledgers, guard_report = self._final_guard(guard, pool, current, ledgers, records, restorations)
         removed_all = pl.concat([empty_ledger(), *ledgers], how="vertical_relaxed")
         split_off = test if test is not None and config.proxy_train.test.input is None else None
-        kept_ids = current.select(ID) if split_off is None else pl.concat([current.select(ID), split_off.select(ID)])
-        check_partition(frame[ID], kept_ids, removed_all, "the run")
+        set_aside = [f.select(ID) for f in (split_off, validation) if f is not None]
+        check_partition(frame[ID], pl.concat([current.select(ID), *set_aside]), removed_all, "the run")
         write_parquet(current, run_dir.curated)
         write_parquet(removed_all, run_dir.removed)
+        if restorations:
+            write_parquet(pl.concat([r.frame() for r in restorations]), run_dir.restored)
+        else:
+            run_dir.restored.unlink(missing_ok=True)
         proxy = None
         if config.proxy_train is not None and stopped is None:
-            proxy = self._proxy(pool, current, test, records, budget, len(config.stages) + 1)
+            proxy = self._proxy(pool, current, test, records, budget, len(config.stages) + 1,
+                                guard_report["energy"] if guard_report else None)
             stopped = proxy["stopped"]
+        splits = self._splits_report(frame, pool, split_off, test, validation, guard)
         report = build_report(config, read, frame, current, removed_all, records, time.time() - started,
                               proxy=proxy, budget=budget.to_dict() if config.budget else None, stopped=stopped,
-                              test_rows=0 if split_off is None else split_off.height)
+                              test_rows=0 if split_off is None else split_off.height,
+                              validation_rows=0 if validation is None else validation.height,
+                              splits=splits, guard=guard_report)
         write_json(build_manifest(config, input_hash, read.source), run_dir.manifest)
         write_json(report, run_dir.report)
         report = publish_report(run_dir.root)
@@ -185,12 +210,141 @@ class LocalEngine:
                               f"({test['contamination'].is_not_null().sum():,} duplicates of training rows)")
         return df, test
 
+    def _split_validation(self, df: pl.DataFrame, run_dir: RunDir) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+        """Carve the guard's validation split (stratified, seeded) from the pool and write validation.parquet."""
+        wanted = self._validation_wanted(df)
+        if not wanted:
+            run_dir.validation.unlink(missing_ok=True)
+            return df, None
+        from curate.proxy import stratified_split
+
+        guard = self.config.guard
+        labelled = df[LABEL].is_not_null().sum()
+        fraction = min(guard.validation, guard.max_validation_rows / max(labelled, 1))
+        pool, validation = stratified_split(df, fraction, self.config.seed + 1)
+        write_parquet(validation, run_dir.validation)
+        self.observer.message(f"validation split: {validation.height:,} rows set aside to judge the curation")
+        return pool, validation
+
+    def _validation_wanted(self, df: pl.DataFrame) -> bool:
+        """Whether this run needs a validation split (the guard is on, or a stage judges prefixes)."""
+        config = self.config
+        needs = [s.type for s in config.stages if s.uses_validation()]
+        labelled = LABEL in df.columns and df[LABEL].drop_nulls().n_unique() >= 2
+        if config.guard.enabled is False:
+            if needs:
+                raise ConfigError(f"stage '{needs[0]}' uses budget: auto, which needs the guard's validation split, "
+                                  "and guard.enabled is false", hint="set guard.enabled: auto, or give the stage a fixed budget")
+            return False
+        if not labelled:
+            if config.guard.enabled is True or needs:
+                what = "guard.enabled: true" if config.guard.enabled is True else f"stage '{needs[0]}' (budget: auto)"
+                raise InputError(f"{what} needs labels (at least two classes) to judge the curation on a validation split",
+                                 hint="set input.label to the label column, or turn the guard off / give a fixed budget")
+            return False
+        return config.guard.enabled is True or config.proxy_train is not None or bool(needs)
+
+    def _judge_settings(self):
+        """The judge's model and settings: the proxy's, unless guard.model names another."""
+        from curate.embed import EmbedderConfig
+        from curate.guard import JudgeSettings
+
+        guard, proxy = self.config.guard, self.config.proxy_train
+        model = guard.model if guard.model != "proxy" else (proxy.model if proxy is not None else "tfidf")
+        extra = {"max_iter": proxy.max_iter, "hidden": proxy.hidden, "max_epochs": proxy.max_epochs,
+                 "patience": proxy.patience} if proxy is not None else {}
+        return JudgeSettings(model=model, embed=proxy.embed if proxy is not None else EmbedderConfig(),
+                             tolerance=guard.tolerance, random_seeds=guard.random_seeds, **extra)
+
+    def _judge_settings_key(self) -> dict[str, Any]:
+        settings = self._judge_settings()
+        return {"guard": self.config.guard.model_dump(mode="json"), "model": settings.model,
+                "embed": settings.embed.model_dump(mode="json"), "proxy": [settings.max_iter, settings.hidden,
+                                                                          settings.max_epochs, settings.patience]}
+
+    def _guard(self, pool: pl.DataFrame, validation: pl.DataFrame | None) -> Guard | None:
+        """The run's guard over a judge of the pool, or ``None`` when there is no validation split."""
+        if validation is None:
+            return None
+        from curate.guard import Guard, ValidationJudge
+
+        labelled = validation[LABEL].is_not_null().sum()
+        minimum = self.config.guard.min_validation_rows
+        if labelled < minimum:
+            self.observer.message(f"guard off: the validation split has {labelled} labelled rows, fewer than "
+                                  f"guard.min_validation_rows ({minimum})")
+            return None
+        context = RunContext(seed=self.config.seed)
+        with Meter(self.config.metered) if self.config.metered is not None else nullcontext() as meter:
+            judge = ValidationJudge(pool, validation, self._judge_settings(), self.config.seed, self.config.metered,
+                                    embed=context.embeddings)
+        guard = Guard(judge, self.config.guard.random_check_share)
+        guard.energy_ = meter.reading_ if meter is not None else None
+        self.observer.message(f"guard: the whole pool scores validation macro-F1 {judge.reference_.macro_f1:.4f} "
+                              f"({judge.settings.model}, {judge.validation_rows:,} validation rows)")
+        return guard
+
+    def _final_guard(self, guard: Guard, pool: pl.DataFrame, current: pl.DataFrame, ledgers: list[pl.DataFrame],
+                     records: list[StageRecord], restorations: list[Restoration]):
+        """Judge the compound, restore stages until it holds; returns (kept, ledgers, the report's guard section)."""
+        from curate.guard import StageVerdict
+
+        candidates = [(StageVerdict(**{k: v for k, v in r.stats["guard"].items() if k != "energy"}), r.removed)
+                      for r in records if r.removed.height and "guard" in r.stats]
+        meter = Meter(self.config.metered) if self.config.metered is not None else None
+        with meter or nullcontext():
+            outcome, final = guard.check_final(pool, current, candidates, stage_restorations=len(restorations))
+        for restoration in final:
+            self.observer.message(f"guard: restored the {restoration.ledger.height:,} rows '{restoration.stage}' "
+                                  f"removed: {restoration.reason}")
+        restorations.extend(final)
+        if final:
+            back = pl.concat([r.ledger.select(ID) for r in final])
+            order = pool.select(ID).with_row_index("_order")
+            current = (pl.concat([current, pool.join(back, on=ID, how="semi")], how="diagonal_relaxed")
+                       .join(order, on=ID, how="left").sort("_order").drop("_order"))
+            ledgers = [ledger.join(back, on=ID, how="anti") for ledger in ledgers]
+        readings = [r for r in (guard.energy_, meter.reading_ if meter is not None else None) if r is not None]
+        readings += [EnergyReading(**r.stats["guard"]["energy"]) for r in records
+                     if "guard" in r.stats and r.stats["guard"].get("energy")]
+        energy = sum(readings, EnergyReading.zero()).to_dict() if readings else None
+        judge = guard.judge
+        report = {
+            "verdict": outcome.verdict, "reason": outcome.reason, "tolerance": judge.settings.tolerance,
+            "model": judge.settings.model, "validation_rows": judge.validation_rows,
+            "reference": judge.reference_.to_dict(),
+            "stages": [{**{k: v for k, v in r.stats["guard"].items() if k != "energy"}} for r in records
+                       if "guard" in r.stats],
+            "final_checks": [asdict(check) for check in outcome.checks],
+            "restored": [{"stage": r.stage, "rows": r.ledger.height, "reason": r.reason, "at": r.at}
+                         for r in restorations],
+            "energy": energy,
+        }
+        return current, ledgers, report
+
+    def _splits_report(self, frame: pl.DataFrame, pool: pl.DataFrame, split_off: pl.DataFrame | None,
+                       test: pl.DataFrame | None, validation: pl.DataFrame | None, guard: Guard | None) -> dict:
+        """How many rows each split has and what each was used for."""
+        out: dict[str, Any] = {"input": {"rows": frame.height},
+                               "pool": {"rows": pool.height, "used_for": "curation; the full, curated and random "
+                                        "proxy arms all train on it"}}
+        if test is not None:
+            out["test"] = {"rows": test.height, "source": "split off the input" if split_off is not None else "a separate file",
+                           "used_for": "read once, after curation, to score the proxy arms"}
+        if validation is not None:
+            out["validation"] = {"rows": validation.height, "used_for": "every data-driven decision: budget: auto and "
+                                 "the guard" if guard is not None else "nothing: too few rows for the guard to judge"}
+        return out
+
     def _proxy(self, pool: pl.DataFrame, curated: pl.DataFrame, test: pl.DataFrame, records: list[StageRecord],
-               budget: Budget, index: int) -> dict[str, Any]:
-        """Proxy training after the stages; curation energy is every stage's (checkpointed ones included)."""
+               budget: Budget, index: int, guard_energy: dict | None = None) -> dict[str, Any]:
+        """Proxy training after the stages; curation energy is every stage's (checkpointed ones included)
+        plus the guard's."""
         from curate.proxy import run_proxy
 
         readings = [EnergyReading(**r.stats["energy"]) for r in records if "energy" in r.stats]
+        if guard_energy is not None:
+            readings.append(EnergyReading(**guard_energy))
         curation = sum(readings, EnergyReading.zero()) if readings else None
         self.observer.stage_started(index, "proxy_train", pool.height, resumed=False)
         proxy = run_proxy(self.config.proxy_train, self.config.metered, pool, curated, test, self.config.seed,
@@ -198,7 +352,8 @@ class LocalEngine:
         self.observer.stage_finished(index, "proxy_train", {})
         return proxy
 
-    def _run_stage(self, index: int, stage, df: pl.DataFrame, key: str, run_dir: RunDir):
+    def _run_stage(self, index: int, stage, df: pl.DataFrame, key: str, run_dir: RunDir, guard: Guard | None = None):
+        """Run (or resume) one stage; with a guard, its verdict on the stage goes into the stats."""
         loaded = run_dir.load_checkpoint(index, stage.label, key)
         self.observer.stage_started(index, stage.label, df.height, resumed=loaded is not None)
         if loaded is not None:
@@ -212,7 +367,8 @@ class LocalEngine:
                              hint="add a stage that makes them earlier, or map them with input.*")
         meter = Meter(self.config.metered) if self.config.metered is not None else None
         ctx = RunContext(seed=self.config.seed, artifacts_dir=run_dir.artifacts(index, stage.label),
-                         progress=self.observer.progress, meter=meter)
+                         progress=self.observer.progress, meter=meter,
+                         validation=guard.judge if guard is not None else None)
         with meter or nullcontext():
             wall, cpu = time.perf_counter(), time.process_time()
             result = self.execute(stage, df, ctx)
@@ -228,7 +384,16 @@ class LocalEngine:
             "resumed": False,
         }
         check_partition(df[ID], result.kept, result.removed, f"stage '{stage.label}'")
+        if guard is not None and result.removed.height:
+            stats["guard"] = self._check_stage(guard, stage.label, df, result.kept)
         removed = pl.concat([empty_ledger(), result.removed.select(empty_ledger().columns)], how="vertical_relaxed")
         run_dir.save_checkpoint(index, stage.label, key, result.kept, removed, stats)
         self.observer.stage_finished(index, stage.label, stats)
         return result.kept, removed, stats
+
+    def _check_stage(self, guard: Guard, label: str, df: pl.DataFrame, kept: pl.DataFrame) -> dict[str, Any]:
+        """The guard's verdict on one stage, metered on its own (it is curation cost, not the stage's)."""
+        meter = Meter(self.config.metered) if self.config.metered is not None else None
+        with meter or nullcontext():
+            verdict = guard.check_stage(label, df, kept, guard.judge.score(df).macro_f1)
+        return {**verdict.to_dict(), "energy": meter.reading_.to_dict() if meter is not None else None}

@@ -29,6 +29,8 @@ class RunDir:
     report = property(lambda self: self.root / "report.json")
     quarantine = property(lambda self: self.root / "quarantine.jsonl")
     test = property(lambda self: self.root / "test.parquet")
+    validation = property(lambda self: self.root / "validation.parquet")
+    restored = property(lambda self: self.root / "restored.parquet")
     stages = property(lambda self: self.root / "stages")
     input = property(lambda self: self.root / "stages" / "00-input.parquet")
 

@@ -196,6 +196,72 @@ def energy_section(report: dict[str, Any], views: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def guard_section(report: dict[str, Any]) -> str:
+    """The splits, the guard's verdict, each stage's effect on validation macro-F1, and auto-budget curves."""
+    parts = ["<h2>Splits and the validation guard</h2>"]
+    splits = report.get("splits")
+    if splits:
+        rows = [[escape(name), num(("splits", name, "rows"), split["rows"]), escape(split.get("used_for", "the input"))]
+                for name, split in splits.items()]
+        parts.append(_table(["split", "rows", "used for"], rows, numeric={1}))
+    guard = report.get("guard")
+    if guard is None:
+        parts.append(_note("No guard ran: it needs labels and a validation split (on by default with proxy_train)."))
+    else:
+        reference = guard["reference"]
+        parts.append(f'<p><b>Verdict: {escape(guard["verdict"])}</b>: {escape(guard["reason"])}. The judge is the '
+                     f'{escape(guard["model"])} proxy model trained on the rows kept and scored on '
+                     f'{num(("guard", "validation_rows"), guard["validation_rows"])} validation rows; the whole pool '
+                     f'scores validation macro-F1 {num(("guard", "reference", "macro_f1"), reference["macro_f1"])}; '
+                     f'tolerance {num(("guard", "tolerance"), guard["tolerance"])}.</p>')
+        rows = []
+        for i, stage in enumerate(guard["stages"]):
+            base = ("guard", "stages", i)
+            rows.append([escape(stage["stage"]), num(base + ("removed",), stage["removed"]),
+                         num(base + ("macro_f1_before",), stage["macro_f1_before"]),
+                         num(base + ("macro_f1_after",), stage["macro_f1_after"]), num(base + ("delta",), stage["delta"]),
+                         num(base + ("random_macro_f1",), stage["random_macro_f1"]),
+                         "restored: " + escape(stage["reason"]) if stage["restored"] else "kept"])
+        if rows:
+            parts.append("<h3>Each stage's effect on validation macro-F1</h3>" + _table(
+                ["stage", "rows removed", "macro-F1 before", "after", "change", "random same size", "guard"], rows,
+                numeric={1, 2, 3, 4, 5}))
+        if guard["restored"]:
+            parts.append("<h3>Removals the guard restored</h3>" + _table(
+                ["stage", "rows", "when", "why"],
+                [[escape(r["stage"]), num(("guard", "restored", i, "rows"), r["rows"]), escape(r["at"]), escape(r["reason"])]
+                 for i, r in enumerate(guard["restored"])], numeric={1}))
+    parts.extend(learning_curve(i, row) for i, row in enumerate(report["funnel"]) if "auto_budget" in row.get("stats", {}))
+    return "".join(parts)
+
+
+def learning_curve(index: int, row: dict[str, Any]) -> str:
+    """An auto-budget stage's learning curve: validation macro-F1 by fraction kept, the choice marked."""
+    auto = row["stats"]["auto_budget"]
+    base = ("funnel", index, "stats", "auto_budget")
+    curve = auto["curve"]
+    fractions = [p["fraction"] for p in curve]
+    series = [("prefix", fractions, [p["macro_f1"] for p in curve]),
+              ("whole pool", [0.0, 1.0], [auto["reference_macro_f1"]] * 2)]
+    randoms = [(p["fraction"], p["random_macro_f1"]) for p in curve if p["random_macro_f1"] is not None]
+    if randoms:
+        series.append(("random", [f for f, _ in randoms], [v for _, v in randoms]))
+    chart = svg.line_chart(series, f"{row['stage']}: validation macro-F1 by fraction kept", f"curve-{index}",
+                           "fraction of the stage's input kept", "macro-F1", marker_x=auto["chosen_fraction"],
+                           zoom=True)
+    table = _table(["fraction", "rows", "macro-F1", "random", "kWh / fit", "seconds / fit", "accepted"],
+                   [[num(base + ("curve", j, "fraction"), p["fraction"]), num(base + ("curve", j, "rows"), p["rows"]),
+                     num(base + ("curve", j, "macro_f1"), p["macro_f1"]),
+                     num(base + ("curve", j, "random_macro_f1"), p["random_macro_f1"]),
+                     num(base + ("curve", j, "kwh_per_fit"), p["kwh_per_fit"]),
+                     num(base + ("curve", j, "seconds_per_fit"), p["seconds_per_fit"]), _fmt(p["accepted"])]
+                    for j, p in enumerate(curve)], numeric={0, 1, 2, 3, 4, 5})
+    return (f"<h3>budget: auto in {escape(row['stage'])}</h3><p>kept "
+            f"{num(base + ('chosen_rows',), auto['chosen_rows'])} rows "
+            f"({num(base + ('chosen_fraction',), auto['chosen_fraction'])} of its input): {escape(auto['reason'])}.</p>"
+            + chart + table)
+
+
 def break_even_chart(curation_kwh: float | None, arms: list[dict[str, Any]]) -> str:
     """Cumulative energy over repeated trainings: full data vs curation once plus curated data."""
     kwh = {a["name"]: a["kwh"][1] for a in arms}
@@ -222,7 +288,7 @@ def render_html(report: dict[str, Any]) -> str:
                     funnel_section(report), removed_section(report, views),
                     "<h2>Largest duplicate clusters</h2>", clusters_section(views.get("clusters", [])),
                     "<h2>Quality scores</h2>", scores_section(views.get("scores", [])),
-                    energy_section(report, views)])
+                    guard_section(report), energy_section(report, views)])
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>curate report: '
             f'{escape(report["name"])}</title><style>{STYLE}</style></head><body>{body}</body></html>\n')
 

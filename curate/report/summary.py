@@ -16,34 +16,44 @@ def _pct(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 2) if whole else 0.0
 
 
-def _energy_total(records: list[StageRecord]) -> dict[str, Any] | None:
-    """The curation's energy: every metered stage's figures added up (method ``measured`` only if all were)."""
+def _energy_total(records: list[StageRecord], guard: dict | None) -> dict[str, Any] | None:
+    """The curation's energy: every metered stage's figures and the guard's added up (method
+    ``measured`` only if all were)."""
     from curate.energy import EnergyReading
 
     readings = [EnergyReading(**r.stats["energy"]) for r in records if "energy" in r.stats]
+    if guard is not None and guard.get("energy"):
+        readings.append(EnergyReading(**guard["energy"]))
     return sum(readings, EnergyReading.zero()).to_dict() if readings else None
 
 
 def build_report(config: PipelineConfig, read: ReadResult, frame: pl.DataFrame, curated: pl.DataFrame,
                  removed: pl.DataFrame, records: list[StageRecord], seconds: float, proxy: dict | None = None,
-                 budget: dict | None = None, stopped: str | None = None, test_rows: int = 0) -> dict[str, Any]:
+                 budget: dict | None = None, stopped: str | None = None, test_rows: int = 0, validation_rows: int = 0,
+                 splits: dict | None = None, guard: dict | None = None) -> dict[str, Any]:
     """The run's numbers; every figure the HTML report shows comes from here.
 
     ``proxy`` is the proxy-training section, ``budget`` the carbon budget's use, and
     ``stopped`` why the run stopped early (the budget), if it did; ``test_rows`` the rows
-    split off the input as the proxy's test set (kept + removed + test == input).
+    split off the input as the proxy's test set and ``validation_rows`` the guard's
+    validation split (kept + removed + test + validation == input); ``splits`` says what
+    each split was used for, ``guard`` what the guard did.
     """
     total = frame.height
-    pool = total - test_rows  # percentages are of the rows curation could keep
+    pool = total - test_rows - validation_rows  # percentages are of the rows curation could keep
     empty = int((removed["reason"] == "empty_text").sum())
     funnel = [{"stage": "input", "type": "input", "rows_in": total, "rows_out": pool - empty,
-               "removed": empty, "test_rows": test_rows, "kept_pct": _pct(pool - empty, pool)}]
+               "removed": empty, "test_rows": test_rows, "validation_rows": validation_rows,
+               "kept_pct": _pct(pool - empty, pool)}]
     for record in records:
         stats = record.stats
+        restored = bool(stats.get("guard", {}).get("restored"))
+        rows_out = stats["rows_in"] if restored else stats["rows_out"]
         funnel.append({
             "stage": record.label, "type": record.type,
-            "rows_in": stats["rows_in"], "rows_out": stats["rows_out"], "removed": stats["removed"],
-            "kept_pct": _pct(stats["rows_out"], pool),
+            "rows_in": stats["rows_in"], "rows_out": rows_out, "removed": 0 if restored else stats["removed"],
+            **({"restored_by_guard": stats["removed"]} if restored else {}),
+            "kept_pct": _pct(rows_out, pool),
             "seconds": stats["seconds"], "cpu_seconds": stats["cpu_seconds"], "resumed": stats["resumed"],
             **({"energy": stats["energy"]} if "energy" in stats else {}),
             "stats": {k: v for k, v in stats.items()
@@ -56,8 +66,11 @@ def build_report(config: PipelineConfig, read: ReadResult, frame: pl.DataFrame, 
         "funnel": funnel,
         "removed_by_reason": [{"stage": r["stage"], "reason": r["reason"], "rows": r["len"]} for r in reasons],
         "totals": {"rows_in": total, "rows_kept": curated.height, "rows_removed": removed.height, "rows_test": test_rows,
+                   "rows_validation": validation_rows,
                    "kept_pct": _pct(curated.height, pool), "seconds": round(seconds, 3),
-                   "curation_energy": _energy_total(records)},
+                   "curation_energy": _energy_total(records, guard)},
+        **({"splits": splits} if splits is not None else {}),
+        **({"guard": guard} if guard is not None else {}),
         **({"proxy": proxy} if proxy is not None else {}),
         **({"budget": budget} if budget is not None else {}),
         "stopped": stopped,

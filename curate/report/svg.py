@@ -114,8 +114,12 @@ def histogram_chart(hist: dict, chart_id: str, title: str) -> str:
 
 
 def line_chart(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], title: str, chart_id: str,
-               x_label: str, y_label: str, marker_x: float | None = None) -> str:
-    """Lines (name, xs, ys) on shared axes, with an optional vertical marker (the run's setting)."""
+               x_label: str, y_label: str, marker_x: float | None = None, zoom: bool = False) -> str:
+    """Lines (name, xs, ys) on shared axes, with an optional vertical marker (the run's setting).
+
+    Each point is also drawn as a dot carrying its values; ``zoom`` starts the y axis just
+    below the lowest value instead of at 0 (for scores that differ in the second decimal).
+    """
     width, height, left, bottom, top = 560, 240, 60, 40, 28
     xs = [x for _, sx, _ in series for x in sx] + ([marker_x] if marker_x is not None else [])
     ys = [y for _, _, sy in series for y in sy if y is not None]
@@ -124,10 +128,12 @@ def line_chart(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], t
         parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">no data</text>')
         return _svg(width, height, "".join(parts), chart_id, title)
     x_low, x_high, y_high = min(xs), max(xs), max(ys) or 1
+    y_low = max(0.0, min(ys) - 0.1 * ((y_high - min(ys)) or abs(y_high) or 1)) if zoom else 0.0
     plot_w, plot_h = width - left - 140, height - bottom - top
 
     def point(x: float, y: float) -> tuple[float, float]:
-        return left + plot_w * (x - x_low) / ((x_high - x_low) or 1), height - bottom - plot_h * y / y_high
+        return (left + plot_w * (x - x_low) / ((x_high - x_low) or 1),
+                height - bottom - plot_h * (y - y_low) / ((y_high - y_low) or 1))
 
     parts.append(f'<line x1="{left}" y1="{height - bottom}" x2="{left + plot_w}" y2="{height - bottom}" stroke="{INK}"/>'
                  f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="{INK}"/>'
@@ -135,7 +141,7 @@ def line_chart(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], t
                  f'<text x="{left + plot_w}" y="{height - bottom + 16}" text-anchor="end">{x_high:.4g}</text>'
                  f'<text x="{left + plot_w / 2}" y="{height - 6}" text-anchor="middle">{escape(x_label)}</text>'
                  f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{_fmt(y_high)}</text>'
-                 f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end">0</text>'
+                 f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end">{_fmt(y_low) if y_low else 0}</text>'
                  f'<text x="14" y="{top + plot_h / 2}" transform="rotate(-90 14 {top + plot_h / 2})" '
                  f'text-anchor="middle">{escape(y_label)}</text>')
     for i, (name, sx, sy) in enumerate(series):
@@ -145,6 +151,9 @@ def line_chart(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], t
         parts.append(f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2" points="{points}" '
                      f'data-name="{escape(name)}"/>'
                      f'<text x="{left + plot_w + 8}" y="{top + 14 + 16 * i}" fill="{colour}">{escape(name)}</text>')
+        parts.extend(f'<circle class="point" cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{colour}" data-name="{escape(name)}" '
+                     f'data-x="{x}" data-y="{y}"><title>{escape(name)}: {_fmt(x)}, {_fmt(y)}</title></circle>'
+                     for x, y in zip(sx, sy, strict=True) if y is not None for px, py in [point(x, y)])
     if marker_x is not None:
         mx, _ = point(marker_x, 0)
         parts.append(f'<line class="marker" x1="{mx:.1f}" x2="{mx:.1f}" y1="{top}" y2="{height - bottom}" stroke="{INK}" '

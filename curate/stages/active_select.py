@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import polars as pl
@@ -15,6 +15,7 @@ from curate.active.loop import run_loop
 from curate.active.stopping import StopConfig
 from curate.active.strategies import STRATEGIES, default_estimator
 from curate.errors import StageError
+from curate.guard import prefix_search
 from curate.registry import register
 from curate.schema import ID, LABEL, make_ledger
 from curate.stages.base import RunContext, Stage, StageConfig, StageResult
@@ -26,12 +27,17 @@ class ActiveSelectConfig(StageConfig):
     type: Literal["active_select"] = "active_select"
     oracle: str = Field(LABEL, description="Column with the labels that answer each query (the oracle).")
     strategy: Literal[STRATEGIES] = Field("margin", description="Query strategy.")
-    budget: int | float = Field(0.5, gt=0, description="Rows to select: a count, or a fraction of the input in (0, 1].")
+    budget: Annotated[int, Field(gt=0)] | Annotated[float, Field(gt=0, le=1)] | Literal["auto"] = Field(
+        0.5, description="Rows to select: a count, a fraction of the input in (0, 1], or `auto`: the smallest query-order prefix whose validation macro-F1 (proxy model) is within guard.tolerance of the whole pool's and not below random (see docs/guard.md).")
     seed_size: int = Field(20, gt=0, description="Random seed set the loop starts from.")
     batch_size: int = Field(50, gt=0, description="Rows labelled per round.")
     stop: StopConfig = Field(default_factory=StopConfig, description="Further stopping criteria (energy budget, stable predictions).")
     features: FeatureConfig = Field(default_factory=FeatureConfig, description="Features of the model (embeddings or tfidf).")
     C: float = Field(1.0, gt=0, description="Inverse regularisation of the logistic-regression model.")
+
+    def uses_validation(self) -> bool:
+        """``budget: auto`` judges prefixes on the run's validation split."""
+        return self.budget == "auto"
 
 
 @register("active_select")
@@ -50,24 +56,31 @@ class ActiveSelect(Stage):
         if df.height == 0:
             return StageResult(kept=df.with_columns(active_round=pl.lit(None, pl.Int64)),
                                removed=make_ledger([], self.label, "not_selected"), stats={"strategy": cfg.strategy})
-        budget = resolve_budget(cfg.budget, df.height)
+        search = prefix_search(self, df, ctx) if cfg.budget == "auto" else None
+        budget = search.largest if search is not None else resolve_budget(cfg.budget, df.height)
         y, _ = encode_labels(df[cfg.oracle])
         X, _ = build_features(df, cfg.features, ctx)
         estimator = default_estimator().set_params(C=cfg.C)
         result = run_loop(X, y, cfg.strategy, estimator=estimator, seed=ctx.seed, seed_size=cfg.seed_size,
-                          batch_size=cfg.batch_size, budget=budget, stop=cfg.stop,
-                          energy=ctx.meter if callable(ctx.meter) else None)
+                          batch_size=cfg.batch_size, budget=max(budget, 1), stop=cfg.stop,
+                          energy=ctx.meter if callable(ctx.meter) else None,
+                          on_round=search.offer if search is not None else None)
         ctx.progress(df.height, df.height)
+        order, rounds_of = result.order, result.round_of
+        if search is not None and search.chosen_ is not None:
+            order, rounds_of = order[: search.chosen_], rounds_of[: search.chosen_]
         round_of = np.full(df.height, -1, dtype=np.int64)
-        round_of[result.order] = result.round_of
-        chosen = pl.Series(round_of >= 0)
-        dropped = df.filter(~chosen)
+        round_of[order] = rounds_of
+        chosen = np.ones(df.height, dtype=bool) if search is not None and search.chosen_ is None else round_of >= 0
+        dropped = df.filter(pl.Series(~chosen))
         detail = json.dumps({"round": result.rounds, "stop": result.stop})
+        rounds_column = pl.Series("active_round", round_of[chosen]).replace(-1, None)  # null: kept, never queried
         return StageResult(
-            kept=df.filter(chosen).with_columns(active_round=pl.Series(round_of[round_of >= 0])),
+            kept=df.filter(pl.Series(chosen)).with_columns(rounds_column),
             removed=make_ledger(dropped[ID], self.label, "not_selected", detail=detail),
-            stats={"strategy": cfg.strategy, "budget": budget, "selected": int(chosen.sum()),
-                   "rounds": result.rounds, "stop": result.stop, "energy_kwh": result.kwh,
-                   "energy_kind": result.energy_kind, "accuracy_on": "rows not selected (oracle)",
-                   "curve": result.curve},
+            stats={"strategy": cfg.strategy, "budget": int(chosen.sum()) if search is not None else budget,
+                   "selected": int(chosen.sum()), "rounds": result.rounds, "stop": result.stop,
+                   "energy_kwh": result.kwh, "energy_kind": result.energy_kind,
+                   "accuracy_on": "rows not selected (oracle)", "curve": result.curve,
+                   **({"auto_budget": search.summary()} if search is not None else {})},
         )

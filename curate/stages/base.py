@@ -25,6 +25,10 @@ class StageConfig(BaseModel):
     type: str
     name: str | None = Field(None, description="Display name in the report; defaults to the type.")
 
+    def uses_validation(self) -> bool:
+        """Whether the stage judges its own choices on the run's validation split (``budget: auto``)."""
+        return False
+
 
 @dataclass(frozen=True)
 class StageResult:
@@ -61,6 +65,9 @@ class RunContext:
         ``progress(advance, total)`` moves the current stage's progress bar.
     meter : object, optional
         The energy meter of the current stage, when energy tracking is on.
+    validation : ValidationJudge, optional
+        Scores training subsets on the run's validation split (for ``budget: auto``);
+        ``None`` when the run has no validation split.
     """
 
     seed: int = 0
@@ -68,6 +75,7 @@ class RunContext:
     artifacts_dir: Path | None = None
     progress: Callable[[int, int | None], None] = _no_progress
     meter: Any = None
+    validation: Any = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("curate"))
 
     def embeddings(self, df: pl.DataFrame, config: Any) -> Any:

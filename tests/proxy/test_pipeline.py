@@ -37,11 +37,16 @@ def test_split_before_curation_and_nothing_lost(tmp_path):
     frame = _frame()
     result = curate.run(_config(tmp_path), data=frame)
     test = pl.read_parquet(result.run_dir / "test.parquet")
+    validation = pl.read_parquet(result.run_dir / "validation.parquet")
     assert test.height == pytest.approx(0.2 * frame.height, abs=3)
-    assert sorted(_ids(result.curated) + _ids(result.removed) + _ids(test)) == sorted(_ids(frame))
-    assert set(_ids(test)).isdisjoint(_ids(result.curated))
+    assert validation.height == pytest.approx(0.15 * (frame.height - test.height), abs=3)
+    assert sorted(_ids(result.curated) + _ids(result.removed) + _ids(test) + _ids(validation)) == sorted(_ids(frame))
+    assert set(_ids(test)).isdisjoint(_ids(result.curated)) and set(_ids(validation)).isdisjoint(_ids(result.curated))
+    assert set(_ids(validation)).isdisjoint(_ids(test))
     report = result.report
     assert report["totals"]["rows_test"] == test.height
+    assert report["totals"]["rows_validation"] == validation.height
+    assert report["splits"]["pool"]["rows"] == frame.height - test.height - validation.height
     # a test row whose text is in the training pool is decontaminated, and counted
     planted = int(test["contamination"].is_not_null().sum())
     assert planted > 0
@@ -51,7 +56,7 @@ def test_split_before_curation_and_nothing_lost(tmp_path):
         assert row["energy"]["kwh"] > 0 and row["energy"]["method"] in {"measured", "estimated"}
     assert report["totals"]["curation_energy"]["kwh"] > 0
     proxy = report["proxy"]
-    assert proxy["full"]["rows"] == frame.height - test.height
+    assert proxy["full"]["rows"] == frame.height - test.height - validation.height
     assert proxy["curated"]["rows"] == result.curated.height == proxy["random"]["rows"]
     for key in ("energy_saved_pct", "macro_f1_delta", "beats_random", "break_even_runs"):
         assert key in proxy
@@ -69,8 +74,9 @@ def test_the_budget_stops_the_run_cleanly_and_loses_nothing(tmp_path):
     curated = pl.read_parquet(result.run_dir / "curated.parquet")
     removed = pl.read_parquet(result.run_dir / "removed.parquet")
     test = pl.read_parquet(result.run_dir / "test.parquet")
+    validation = pl.read_parquet(result.run_dir / "validation.parquet")
     assert curated.height > 0 and removed.height > 0
-    assert sorted(_ids(curated) + _ids(removed) + _ids(test)) == sorted(_ids(frame))
+    assert sorted(_ids(curated) + _ids(removed) + _ids(test) + _ids(validation)) == sorted(_ids(frame))
     assert (result.run_dir / "stages" / "01-dedup_a.done").exists()
     assert not (result.run_dir / "stages" / "02-dedup_b.done").exists()
     # raising the budget resumes from the completed stage and finishes the run

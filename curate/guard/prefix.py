@@ -1,0 +1,112 @@
+"""`budget: auto`: the smallest prefix of a stage's ranking that trains as well as the whole pool.
+
+A stage that keeps a fraction (active selection: query order; prototype pruning:
+prototypicality) ranks its rows, then offers the ranking to a :class:`PrefixSearch`. The search
+judges prefixes at a grid of fractions, smallest first, and accepts the first whose validation
+macro-F1 is within the guard's tolerance of the whole pool's and not below a random subset of
+the stage's input of the same size. Every prefix judged is a point of the learning curve.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import polars as pl
+
+from curate.guard.judge import ValidationJudge
+
+FRACTIONS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One judged prefix: its size, validation macro-F1, cost, and the random comparison when made."""
+
+    fraction: float
+    rows: int
+    macro_f1: float
+    accuracy: float
+    kwh_per_fit: float | None
+    seconds_per_fit: float
+    random_macro_f1: float | None
+    accepted: bool
+
+    def to_dict(self) -> dict:
+        """JSON-ready figures."""
+        return asdict(self)
+
+
+class PrefixSearch:
+    """Judge prefixes of a ranking of ``frame``'s rows; stop at the first one the guard accepts.
+
+    Parameters
+    ----------
+    frame : polars.DataFrame
+        The stage's input (rows are ranked by their position in it).
+    judge : ValidationJudge
+        The run's validation judge.
+    fractions : sequence of float
+        Prefix sizes to try, as fractions of ``frame``; tried in increasing order.
+    """
+
+    def __init__(self, frame: pl.DataFrame, judge: ValidationJudge, fractions: tuple[float, ...] = FRACTIONS) -> None:
+        self.frame = frame
+        self.judge = judge
+        self.sizes = sorted({math.ceil(f * frame.height) for f in fractions if 0 < f < 1} - {0, frame.height})
+        self.curve_: list[CurvePoint] = []
+        self.chosen_: int | None = None
+
+    @property
+    def largest(self) -> int:
+        """The largest prefix the search may judge (rows); a ranking longer than this is not needed."""
+        return self.sizes[-1] if self.sizes else 0
+
+    def offer(self, ranking: np.ndarray) -> bool:
+        """Judge every untried prefix size that ``ranking`` (positions, best first) now covers.
+
+        Returns True once a prefix is accepted (the caller may stop ranking).
+        """
+        while self.chosen_ is None and len(self.curve_) < len(self.sizes) and len(ranking) >= self.sizes[len(self.curve_)]:
+            rows = self.sizes[len(self.curve_)]
+            prefix = self.frame.gather(np.asarray(ranking[:rows], dtype=np.int64))
+            fit = self.judge.score(prefix)
+            random = None
+            accepted = False
+            if self.judge.within_tolerance(fit):
+                random = self.judge.random_score(self.frame, rows)
+                accepted = fit.macro_f1 >= random
+            self.curve_.append(CurvePoint(round(rows / self.frame.height, 4), rows, fit.macro_f1, fit.accuracy,
+                                          fit.kwh, fit.seconds, random, accepted))
+            if accepted:
+                self.chosen_ = rows
+        return self.chosen_ is not None
+
+    def keep(self) -> int:
+        """Rows to keep: the accepted prefix, or every row when none was accepted."""
+        return self.chosen_ if self.chosen_ is not None else self.frame.height
+
+    def summary(self) -> dict:
+        """The stage stats' ``auto_budget`` entry: the choice, why, and the learning curve."""
+        reference = self.judge.reference_
+        if self.chosen_ is not None:
+            why = (f"smallest prefix within {self.judge.settings.tolerance:g} validation macro-F1 of the whole pool "
+                   f"({reference.macro_f1:.4f}) and not below a random subset of the same size")
+        else:
+            why = "no prefix tried was within tolerance of the whole pool and above random: every row kept"
+        return {"chosen_rows": self.keep(), "chosen_fraction": round(self.keep() / max(self.frame.height, 1), 4),
+                "reason": why, "reference_macro_f1": reference.macro_f1, "tolerance": self.judge.settings.tolerance,
+                "validation_rows": self.judge.validation_rows, "model": self.judge.settings.model,
+                "curve": [point.to_dict() for point in self.curve_]}
+
+
+def prefix_search(stage, frame: pl.DataFrame, ctx) -> PrefixSearch:
+    """A :class:`PrefixSearch` over ``frame`` with the run's judge, or a StageError naming what is missing."""
+    from curate.errors import StageError
+
+    if ctx.validation is None:
+        raise StageError(f"stage '{stage.label}' uses budget: auto, and this run has no validation split to judge it",
+                         hint="set input.label (labels of at least two classes) and keep the guard on, "
+                              "or give the stage a fixed budget")
+    return PrefixSearch(frame, ctx.validation)
