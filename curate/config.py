@@ -111,6 +111,7 @@ class GuardConfig(_Strict):
     min_validation_rows: int = Field(50, gt=0, description="With fewer labelled validation rows than this the guard cannot judge, says so, and stays off.")
     model: Literal["proxy", "tfidf", "logreg", "mlp"] = Field("proxy", description="The judge: the proxy's model (`proxy`; TF-IDF + logistic regression when there is no proxy_train), or one named here.")
     random_seeds: int = Field(3, ge=1, le=20, description="Random same-size subsets averaged for the `not below random` check.")
+    confidence: float = Field(0.9, ge=0.5, lt=1, description="`budget: auto` accepts a prefix only when, at this one-sided confidence (paired bootstrap over validation rows), it is within `tolerance` of the pool and not below random.")
     random_check_share: float = Field(0.05, ge=0, le=1, description="A stage is compared with a random subset of its input only when it removes at least this share of it (smaller removals are within the noise of a random comparison).")
 
 

@@ -254,7 +254,8 @@ class LocalEngine:
         extra = {"max_iter": proxy.max_iter, "hidden": proxy.hidden, "max_epochs": proxy.max_epochs,
                  "patience": proxy.patience} if proxy is not None else {}
         return JudgeSettings(model=model, embed=proxy.embed if proxy is not None else EmbedderConfig(),
-                             tolerance=guard.tolerance, random_seeds=guard.random_seeds, **extra)
+                             tolerance=guard.tolerance, random_seeds=guard.random_seeds, confidence=guard.confidence,
+                             **extra)
 
     def _judge_settings_key(self) -> dict[str, Any]:
         settings = self._judge_settings()
@@ -293,7 +294,8 @@ class LocalEngine:
                       for r in records if r.removed.height and "guard" in r.stats]
         meter = Meter(self.config.metered) if self.config.metered is not None else None
         with meter or nullcontext():
-            outcome, final = guard.check_final(pool, current, candidates, stage_restorations=len(restorations))
+            declined = [r for r in records if r.stats.get("auto_budget", {}).get("chosen_fraction", 0) >= 1]
+            outcome, final = guard.check_final(pool, current, candidates, backed_off=len(restorations) + len(declined))
         for restoration in final:
             self.observer.message(f"guard: restored the {restoration.ledger.height:,} rows '{restoration.stage}' "
                                   f"removed: {restoration.reason}")

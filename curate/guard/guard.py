@@ -120,14 +120,16 @@ class Guard:
                             random, reason is not None, reason)
 
     def check_final(self, pool: pl.DataFrame, curated: pl.DataFrame, candidates: list[tuple[StageVerdict, pl.DataFrame]],
-                    stage_restorations: int = 0) -> tuple[GuardOutcome, list[Restoration]]:
+                    backed_off: int = 0) -> tuple[GuardOutcome, list[Restoration]]:
         """Judge the compound and back off until it holds.
 
         ``candidates`` are the stages whose removals stand, each with its ledger. While the
         curated rows are more than ``tolerance`` below the pool or below a same-size random
         subset of the pool, the stage that cost the most validation macro-F1 (the largest
-        removal on a tie) is restored. ``stage_restorations`` counts the stages already
-        restored right after they ran (the verdict is then "backed off").
+        removal on a tie) is restored. ``backed_off`` counts the reductions already given up
+        before this check (stages restored right after they ran, auto budgets that accepted no
+        prefix): with them the verdict is "backed off", or "no safe reduction found" when
+        nothing of the pool is left out.
         """
         restorations: list[Restoration] = []
         checks: list[FinalCheck] = []
@@ -149,17 +151,17 @@ class Guard:
             restorations.append(Restoration(verdict.stage, ledger, why, "final"))
             checks[-1].restored_stage = verdict.stage
             kept_ids = pl.concat([kept_ids, ledger.select(pl.col(ID).cast(pl.String))])
-        return self._outcome(checks, len(restorations) + stage_restorations, pool.height), restorations
+        return self._outcome(checks, len(restorations) + backed_off, pool.height), restorations
 
     def _outcome(self, checks: list[FinalCheck], restored: int, pool_rows: int) -> GuardOutcome:
         last = checks[-1]
         if last.rows >= pool_rows and not restored:
             return GuardOutcome(HOLDS, "no stage removed a row of the pool: nothing to judge", checks)
         if last.rows >= pool_rows:
-            return GuardOutcome(NO_SAFE_REDUCTION, "every reduction cost validation accuracy or did no better than "
-                                "random, so the whole pool is kept", checks)
+            return GuardOutcome(NO_SAFE_REDUCTION, "every reduction tried cost validation accuracy or did no better "
+                                "than random, so the whole pool is kept", checks)
         if restored:
-            return GuardOutcome(BACKED_OFF, f"restored the removals of {restored} stage(s); what remains holds: "
+            return GuardOutcome(BACKED_OFF, f"gave up {restored} reduction(s); what remains holds: "
                                 f"validation macro-F1 {last.macro_f1:.4f} against the pool's "
                                 f"{self.reference.macro_f1:.4f} and random's {last.random_macro_f1:.4f}", checks)
         return GuardOutcome(HOLDS, f"the curated set's validation macro-F1 {last.macro_f1:.4f} is within "

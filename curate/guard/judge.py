@@ -9,9 +9,10 @@ and again by the guard costs one fit.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ import xxhash
 
 from curate.energy import EnergyConfig, Meter
 from curate.errors import InputError
-from curate.proxy.metrics import scores
+from curate.proxy.metrics import paired_differences, scores
 from curate.proxy.models import make_model
 from curate.schema import ID, LABEL, TEXT
 
@@ -29,7 +30,8 @@ Embed = Callable[[pl.DataFrame, Any], np.ndarray]
 
 @dataclass(frozen=True)
 class Fit:
-    """One judged training set: its size, validation scores and the cost of the fit."""
+    """One judged training set: its size, validation scores, the cost of the fit, and its
+    validation predictions (for paired comparisons; not part of the record)."""
 
     rows: int
     macro_f1: float
@@ -37,10 +39,23 @@ class Fit:
     seconds: float
     cpu_seconds: float
     kwh: float | None
+    predictions: np.ndarray = field(repr=False, compare=False, default=None)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready figures."""
-        return asdict(self)
+        return {"rows": self.rows, "macro_f1": self.macro_f1, "accuracy": self.accuracy, "seconds": self.seconds,
+                "cpu_seconds": self.cpu_seconds, "kwh": self.kwh}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Validation macro-F1 of one fit minus the mean of others: the estimate, its standard error
+    (paired bootstrap over validation rows, plus the others' spread over seeds) and the
+    one-sided lower confidence bound."""
+
+    delta: float
+    se: float
+    lower: float
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,8 @@ class JudgeSettings:
     embed: Any = None
     tolerance: float = 0.01
     random_seeds: int = 3
+    confidence: float = 0.9
+    resamples: int = 500
     max_iter: int = 1000
     hidden: int = 256
     max_epochs: int = 50
@@ -133,7 +150,9 @@ class ValidationJudge:
             return self._memo[key]
         y = self._labels.gather(positions).to_numpy()
         if np.unique(y).size < 2:
-            fit = Fit(len(positions), 0.0, 0.0, 0.0, 0.0, None)
+            constant = np.full(len(self._y_val), y[0] if len(y) else self._y_val[0])
+            accuracy, macro_f1 = scores(self._y_val, constant)
+            fit = Fit(len(positions), round(macro_f1, 6), round(accuracy, 6), 0.0, 0.0, None, constant)
         else:
             fit = self._fit(positions, y)
         self._memo[key] = fit
@@ -148,20 +167,42 @@ class ValidationJudge:
         with meter or nullcontext():
             model.fit(X_pool[positions], y)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        accuracy, macro_f1 = scores(self._y_val, model.predict(X_val))
+        predictions = model.predict(X_val)
+        accuracy, macro_f1 = scores(self._y_val, predictions)
         kwh = meter.reading_.kwh if meter is not None else None
-        return Fit(len(positions), round(macro_f1, 6), round(accuracy, 6), round(wall, 4), round(cpu, 4), kwh)
+        return Fit(len(positions), round(macro_f1, 6), round(accuracy, 6), round(wall, 4), round(cpu, 4), kwh,
+                   predictions)
+
+    def random_fits(self, frame: pl.DataFrame, size: int) -> list[Fit]:
+        """Fits on ``random_seeds`` seeded random subsets of ``frame`` with ``size`` rows."""
+        positions = self.positions(frame)
+        size = min(size, len(positions))
+        fits = []
+        for offset in range(self.settings.random_seeds):
+            rng = np.random.default_rng([self.seed, 7_919, offset])
+            fits.append(self._score_positions(rng.choice(positions, size=size, replace=False)))
+        return fits
 
     def random_score(self, frame: pl.DataFrame, size: int) -> float:
         """Mean validation macro-F1 of ``random_seeds`` random subsets of ``frame`` with ``size`` rows."""
-        positions = self.positions(frame)
-        size = min(size, len(positions))
-        values = []
-        for offset in range(self.settings.random_seeds):
-            rng = np.random.default_rng([self.seed, 7_919, offset])
-            values.append(self._score_positions(rng.choice(positions, size=size, replace=False)).macro_f1)
-        return round(float(np.mean(values)), 6)
+        return round(float(np.mean([fit.macro_f1 for fit in self.random_fits(frame, size)])), 6)
 
     def within_tolerance(self, fit: Fit) -> bool:
-        """Whether ``fit`` loses at most ``tolerance`` macro-F1 against the whole pool."""
+        """Whether ``fit`` loses at most ``tolerance`` macro-F1 against the whole pool (point estimate)."""
         return fit.macro_f1 >= self.reference_.macro_f1 - self.settings.tolerance - 1e-12
+
+    def compare(self, fit: Fit, others: Sequence[Fit]) -> Comparison:
+        """``fit``'s validation macro-F1 minus the mean of ``others``', with its uncertainty.
+
+        The standard error combines a paired bootstrap over validation rows with the spread
+        of ``others`` over their seeds (random subsets differ from seed to seed); ``lower``
+        is the one-sided bound at ``settings.confidence``.
+        """
+        mean_others = float(np.mean([other.macro_f1 for other in others]))
+        delta = fit.macro_f1 - mean_others
+        _, resampled = paired_differences(self._y_val, np.stack([o.predictions for o in others]),
+                                          fit.predictions[None, :], self.seed, self.settings.resamples)
+        spread = float(np.var([o.macro_f1 for o in others], ddof=1)) / len(others) if len(others) > 1 else 0.0
+        se = float(np.sqrt(np.var(resampled, ddof=1) + spread))
+        z = NormalDist().inv_cdf(self.settings.confidence)
+        return Comparison(round(delta, 6), round(se, 6), round(delta - z * se, 6))

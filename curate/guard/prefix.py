@@ -2,9 +2,12 @@
 
 A stage that keeps a fraction (active selection: query order; prototype pruning:
 prototypicality) ranks its rows, then offers the ranking to a :class:`PrefixSearch`. The search
-judges prefixes at a grid of fractions, smallest first, and accepts the first whose validation
-macro-F1 is within the guard's tolerance of the whole pool's and not below a random subset of
-the stage's input of the same size. Every prefix judged is a point of the learning curve.
+judges prefixes at a grid of fractions, smallest first, and accepts the first that is, with the
+guard's confidence (a one-sided bound over a paired bootstrap of the validation rows), within
+the tolerance of the whole pool's validation macro-F1 and not below a random subset of the
+stage's input of the same size. Accepting on the point estimates alone would pick the prefix
+that is just within tolerance by luck of the validation sample, and lose on new data. Every
+prefix judged is a point of the learning curve.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ class CurvePoint:
     accuracy: float
     kwh_per_fit: float | None
     seconds_per_fit: float
+    lower_vs_pool: float
     random_macro_f1: float | None
+    lower_vs_random: float | None
     accepted: bool
 
     def to_dict(self) -> dict:
@@ -72,13 +77,15 @@ class PrefixSearch:
             rows = self.sizes[len(self.curve_)]
             prefix = self.frame.gather(np.asarray(ranking[:rows], dtype=np.int64))
             fit = self.judge.score(prefix)
-            random = None
-            accepted = False
-            if self.judge.within_tolerance(fit):
-                random = self.judge.random_score(self.frame, rows)
-                accepted = fit.macro_f1 >= random
+            vs_pool = self.judge.compare(fit, [self.judge.reference_])
+            random = vs_random = None
+            if vs_pool.lower >= -self.judge.settings.tolerance:
+                randoms = self.judge.random_fits(self.frame, rows)
+                random = round(float(np.mean([r.macro_f1 for r in randoms])), 6)
+                vs_random = self.judge.compare(fit, randoms).lower
+            accepted = vs_random is not None and vs_random >= 0
             self.curve_.append(CurvePoint(round(rows / self.frame.height, 4), rows, fit.macro_f1, fit.accuracy,
-                                          fit.kwh, fit.seconds, random, accepted))
+                                          fit.kwh, fit.seconds, vs_pool.lower, random, vs_random, accepted))
             if accepted:
                 self.chosen_ = rows
         return self.chosen_ is not None
@@ -90,13 +97,17 @@ class PrefixSearch:
     def summary(self) -> dict:
         """The stage stats' ``auto_budget`` entry: the choice, why, and the learning curve."""
         reference = self.judge.reference_
+        confidence = f"{self.judge.settings.confidence:.0%}"
         if self.chosen_ is not None:
-            why = (f"smallest prefix within {self.judge.settings.tolerance:g} validation macro-F1 of the whole pool "
-                   f"({reference.macro_f1:.4f}) and not below a random subset of the same size")
+            why = (f"smallest prefix that is, with {confidence} confidence, within {self.judge.settings.tolerance:g} "
+                   f"validation macro-F1 of the whole pool ({reference.macro_f1:.4f}) and not below a random subset "
+                   "of the same size")
         else:
-            why = "no prefix tried was within tolerance of the whole pool and above random: every row kept"
+            why = (f"no prefix tried was, with {confidence} confidence, within tolerance of the whole pool and not "
+                   "below random: every row kept")
         return {"chosen_rows": self.keep(), "chosen_fraction": round(self.keep() / max(self.frame.height, 1), 4),
                 "reason": why, "reference_macro_f1": reference.macro_f1, "tolerance": self.judge.settings.tolerance,
+                "confidence": self.judge.settings.confidence,
                 "validation_rows": self.judge.validation_rows, "model": self.judge.settings.model,
                 "curve": [point.to_dict() for point in self.curve_]}
 

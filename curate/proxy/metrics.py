@@ -26,12 +26,13 @@ def scores(y: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
     return float(accuracy[0]), float(f1[0])
 
 
-def paired_delta(y: np.ndarray, preds_a: np.ndarray, preds_b: np.ndarray, seed: int, resamples: int,
-                 confidence: float) -> dict[str, list[float]]:
-    """Intervals of mean-over-seeds (b - a) in accuracy and macro-F1, bootstrapping test rows.
+def paired_differences(y: np.ndarray, preds_a: np.ndarray, preds_b: np.ndarray, seed: int,
+                       resamples: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap resamples of mean-over-seeds (b - a) in accuracy and in macro-F1.
 
-    ``preds_a`` and ``preds_b`` are [seeds, n] predictions on the same test rows; every
-    resample reweights the rows identically for both arms (a paired bootstrap).
+    ``preds_a`` and ``preds_b`` are [seeds, n] predictions on the same rows ``y``; every
+    resample reweights the rows identically for both (a paired bootstrap). Returns two
+    arrays of ``resamples`` differences: accuracy, macro-F1.
     """
     rng = np.random.default_rng(seed)
     classes = np.unique(y)
@@ -43,6 +44,17 @@ def paired_delta(y: np.ndarray, preds_a: np.ndarray, preds_b: np.ndarray, seed: 
         acc_b, f1_b = zip(*(_scores(y, p, weights, classes) for p in preds_b), strict=True)
         deltas_acc.append(np.mean(acc_b, axis=0) - np.mean(acc_a, axis=0))
         deltas_f1.append(np.mean(f1_b, axis=0) - np.mean(f1_a, axis=0))
+    return np.concatenate(deltas_acc), np.concatenate(deltas_f1)
+
+
+def paired_delta(y: np.ndarray, preds_a: np.ndarray, preds_b: np.ndarray, seed: int, resamples: int,
+                 confidence: float) -> dict[str, list[float]]:
+    """Intervals of mean-over-seeds (b - a) in accuracy and macro-F1, bootstrapping test rows.
+
+    ``preds_a`` and ``preds_b`` are [seeds, n] predictions on the same test rows; every
+    resample reweights the rows identically for both arms (a paired bootstrap).
+    """
+    accuracy, macro_f1 = paired_differences(y, preds_a, preds_b, seed, resamples)
     tail = 100 * (1 - confidence) / 2
-    return {name: np.percentile(np.concatenate(values), [tail, 100 - tail]).round(6).tolist()
-            for name, values in (("accuracy", deltas_acc), ("macro_f1", deltas_f1))}
+    return {name: np.percentile(values, [tail, 100 - tail]).round(6).tolist()
+            for name, values in (("accuracy", accuracy), ("macro_f1", macro_f1))}

@@ -249,13 +249,16 @@ def learning_curve(index: int, row: dict[str, Any]) -> str:
     chart = svg.line_chart(series, f"{row['stage']}: validation macro-F1 by fraction kept", f"curve-{index}",
                            "fraction of the stage's input kept", "macro-F1", marker_x=auto["chosen_fraction"],
                            zoom=True)
-    table = _table(["fraction", "rows", "macro-F1", "random", "kWh / fit", "seconds / fit", "accepted"],
+    table = _table(["fraction", "rows", "macro-F1", "bound vs pool", "random", "bound vs random", "kWh / fit",
+                    "seconds / fit", "accepted"],
                    [[num(base + ("curve", j, "fraction"), p["fraction"]), num(base + ("curve", j, "rows"), p["rows"]),
                      num(base + ("curve", j, "macro_f1"), p["macro_f1"]),
+                     num(base + ("curve", j, "lower_vs_pool"), p["lower_vs_pool"]),
                      num(base + ("curve", j, "random_macro_f1"), p["random_macro_f1"]),
+                     num(base + ("curve", j, "lower_vs_random"), p["lower_vs_random"]),
                      num(base + ("curve", j, "kwh_per_fit"), p["kwh_per_fit"]),
                      num(base + ("curve", j, "seconds_per_fit"), p["seconds_per_fit"]), _fmt(p["accepted"])]
-                    for j, p in enumerate(curve)], numeric={0, 1, 2, 3, 4, 5})
+                    for j, p in enumerate(curve)], numeric={0, 1, 2, 3, 4, 5, 6, 7})
     return (f"<h3>budget: auto in {escape(row['stage'])}</h3><p>kept "
             f"{num(base + ('chosen_rows',), auto['chosen_rows'])} rows "
             f"({num(base + ('chosen_fraction',), auto['chosen_fraction'])} of its input): {escape(auto['reason'])}.</p>"

@@ -119,7 +119,9 @@ def test_budget_auto_keeps_less_of_an_easy_corpus_than_of_a_hard_one(tmp_path):
         chosen[name] = auto["chosen_fraction"]
         accepted = [p for p in auto["curve"] if p["accepted"]]
         assert len(accepted) == 1 and accepted[0]["rows"] == result.curated.height == auto["chosen_rows"]
-        assert accepted[0]["macro_f1"] >= auto["reference_macro_f1"] - auto["tolerance"]
+        # accepted on confidence bounds, not point estimates
+        assert accepted[0]["lower_vs_pool"] >= -auto["tolerance"] and accepted[0]["lower_vs_random"] >= 0
+        assert accepted[0]["lower_vs_pool"] <= accepted[0]["macro_f1"] - auto["reference_macro_f1"]
         assert accepted[0]["macro_f1"] >= accepted[0]["random_macro_f1"]
         # every smaller prefix was judged and rejected: the choice is the smallest
         assert all(not p["accepted"] for p in auto["curve"][:-1]) and auto["curve"][-1]["accepted"]
@@ -165,3 +167,17 @@ def test_a_guarded_run_resumes_byte_identical(tmp_path):
     assert again.report["guard"]["stages"] == first.report["guard"]["stages"]
     for name, digest in digests.items():
         assert hashlib.sha256((again.run_dir / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_no_safe_reduction_when_no_prefix_beats_random(tmp_path):
+    # labels carry no signal: no prefix is, with confidence, better than a random subset, so the
+    # stage keeps every row and the run says so (exit 0, the pool kept)
+    frame = topic_frame(600, noise=2 / 3, seed=8)
+    stages = [{"type": "active_select", "budget": "auto", "features": {"source": "tfidf"}, "seed_size": 20,
+               "batch_size": 30}]
+    result = curate.run(_config(tmp_path, stages), data=frame)
+    _partition_holds(result, frame)
+    auto = result.report["funnel"][1]["stats"]["auto_budget"]
+    assert auto["chosen_fraction"] == 1.0 and not any(p["accepted"] for p in auto["curve"])
+    assert result.report["guard"]["verdict"] == "no safe reduction found"
+    assert result.report["proxy"]["curated"]["rows"] == result.report["proxy"]["full"]["rows"]
