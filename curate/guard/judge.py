@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,25 +22,10 @@ from curate.energy import EnergyConfig, Meter
 from curate.errors import InputError
 from curate.proxy.metrics import scores
 from curate.proxy.models import make_model
+from curate.record.models import Fit
 from curate.schema import ID, LABEL, TEXT
 
 Embed = Callable[[pl.DataFrame, Any], np.ndarray]
-
-
-@dataclass(frozen=True)
-class Fit:
-    """One judged training set: its size, validation scores and the cost of the fit."""
-
-    rows: int
-    macro_f1: float
-    accuracy: float
-    seconds: float
-    cpu_seconds: float
-    kwh: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready figures."""
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -133,7 +118,7 @@ class ValidationJudge:
             return self._memo[key]
         y = self._labels.gather(positions).to_numpy()
         if np.unique(y).size < 2:
-            fit = Fit(len(positions), 0.0, 0.0, 0.0, 0.0, None)
+            fit = Fit(rows=len(positions), macro_f1=0.0, accuracy=0.0, seconds=0.0, cpu_seconds=0.0, kwh=None)
         else:
             fit = self._fit(positions, y)
         self._memo[key] = fit
@@ -150,7 +135,8 @@ class ValidationJudge:
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         accuracy, macro_f1 = scores(self._y_val, model.predict(X_val))
         kwh = meter.reading_.kwh if meter is not None else None
-        return Fit(len(positions), round(macro_f1, 6), round(accuracy, 6), round(wall, 4), round(cpu, 4), kwh)
+        return Fit(rows=len(positions), macro_f1=round(macro_f1, 6), accuracy=round(accuracy, 6), seconds=round(wall, 4),
+                   cpu_seconds=round(cpu, 4), kwh=kwh)
 
     def random_score(self, frame: pl.DataFrame, size: int) -> float:
         """Mean validation macro-F1 of ``random_seeds`` random subsets of ``frame`` with ``size`` rows."""

@@ -10,32 +10,14 @@ the stage's input of the same size. Every prefix judged is a point of the learni
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import polars as pl
 
 from curate.guard.judge import ValidationJudge
+from curate.record.models import AutoBudget, CurvePoint
 
 FRACTIONS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9)
-
-
-@dataclass(frozen=True)
-class CurvePoint:
-    """One judged prefix: its size, validation macro-F1, cost, and the random comparison when made."""
-
-    fraction: float
-    rows: int
-    macro_f1: float
-    accuracy: float
-    kwh_per_fit: float | None
-    seconds_per_fit: float
-    random_macro_f1: float | None
-    accepted: bool
-
-    def to_dict(self) -> dict:
-        """JSON-ready figures."""
-        return asdict(self)
 
 
 class PrefixSearch:
@@ -77,8 +59,9 @@ class PrefixSearch:
             if self.judge.within_tolerance(fit):
                 random = self.judge.random_score(self.frame, rows)
                 accepted = fit.macro_f1 >= random
-            self.curve_.append(CurvePoint(round(rows / self.frame.height, 4), rows, fit.macro_f1, fit.accuracy,
-                                          fit.kwh, fit.seconds, random, accepted))
+            self.curve_.append(CurvePoint(fraction=round(rows / self.frame.height, 4), rows=rows, macro_f1=fit.macro_f1,
+                                          accuracy=fit.accuracy, kwh_per_fit=fit.kwh, seconds_per_fit=fit.seconds,
+                                          random_macro_f1=random, accepted=accepted))
             if accepted:
                 self.chosen_ = rows
         return self.chosen_ is not None
@@ -87,18 +70,18 @@ class PrefixSearch:
         """Rows to keep: the accepted prefix, or every row when none was accepted."""
         return self.chosen_ if self.chosen_ is not None else self.frame.height
 
-    def summary(self) -> dict:
-        """The stage stats' ``auto_budget`` entry: the choice, why, and the learning curve."""
+    def summary(self) -> AutoBudget:
+        """The choice, why, and the learning curve (the funnel row's ``auto_budget``)."""
         reference = self.judge.reference_
         if self.chosen_ is not None:
             why = (f"smallest prefix within {self.judge.settings.tolerance:g} validation macro-F1 of the whole pool "
                    f"({reference.macro_f1:.4f}) and not below a random subset of the same size")
         else:
             why = "no prefix tried was within tolerance of the whole pool and above random: every row kept"
-        return {"chosen_rows": self.keep(), "chosen_fraction": round(self.keep() / max(self.frame.height, 1), 4),
-                "reason": why, "reference_macro_f1": reference.macro_f1, "tolerance": self.judge.settings.tolerance,
-                "validation_rows": self.judge.validation_rows, "model": self.judge.settings.model,
-                "curve": [point.to_dict() for point in self.curve_]}
+        return AutoBudget(chosen_rows=self.keep(), chosen_fraction=round(self.keep() / max(self.frame.height, 1), 4),
+                          reason=why, reference_macro_f1=reference.macro_f1, tolerance=self.judge.settings.tolerance,
+                          validation_rows=self.judge.validation_rows, model=self.judge.settings.model,
+                          curve=list(self.curve_))
 
 
 def prefix_search(stage, frame: pl.DataFrame, ctx) -> PrefixSearch:

@@ -1,0 +1,44 @@
+"""How numbers are written, on the page and in the terminal alike, so the two agree to the digit."""
+
+from __future__ import annotations
+
+import math
+from html import escape
+from typing import Any
+
+SCALE = {"Wh": 1e3, "mWh": 1e6}
+"""Record energy is in kWh; a figure shown in one of these units is the kWh value times the scale."""
+
+
+def wh(kwh: float) -> str:
+    """Energy in watt-hours, four significant digits: ``0.2413 Wh`` (curation and stage energy)."""
+    return f"{kwh * SCALE['Wh']:.4g} Wh"
+
+
+def mwh(kwh: float) -> str:
+    """Energy in milliwatt-hours, three significant digits: ``12.3 mWh`` (energy per proxy fit)."""
+    return f"{kwh * SCALE['mWh']:.3g} mWh"
+
+
+def number(value: Any) -> str:
+    """A plain number: thousands separators for large ones, three significant digits for small ones."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if value == 0 or abs(value) >= 100:
+            return f"{value:,.1f}"
+        return f"{value:.2f}" if abs(value) >= 1 else f"{value:.3g}"
+    return escape(str(value))
+
+
+def show(value: Any, unit: str = "") -> str:
+    """``value`` as the page and the terminal write it in ``unit`` (``Wh``, ``mWh``, ``%`` or none)."""
+    if unit == "Wh":
+        return wh(value)
+    if unit == "mWh":
+        return mwh(value)
+    return number(value) + unit
