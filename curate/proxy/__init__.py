@@ -21,8 +21,8 @@ from curate.schema import ID, TEXT
 
 if TYPE_CHECKING:
     from curate.config import ProxyTestConfig, ProxyTrainConfig
-    from curate.record.models import ProxyOutcome
     from curate.energy import Budget, EnergyConfig, EnergyReading
+    from curate.record.models import ProxyOutcome
 
 __all__ = ["ARMS", "CONTAMINATION", "MLPClassifier", "ProxyRun", "annotate_test", "check_labels", "contamination", "make_model",
            "run_proxy", "stratified_split", "summarise", "train_arms"]

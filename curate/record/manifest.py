@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 from importlib import metadata
+
 from pydantic import JsonValue
 
 from curate.config import PipelineConfig
