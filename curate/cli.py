@@ -115,10 +115,10 @@ def proxy_table(proxy: ProxyOutcome) -> Table:
         table.caption = (
             f"energy saved {proxy.energy_saved_pct:.1f}% ({proxy.energy_method}), "
             f"cpu-seconds saved {proxy.cpu_seconds_saved_pct:.1f}%; "
-            f"macro-F1 change {proxy.macro_f1_delta * 100:+.2f} pt "
-            f"[{low * 100:+.2f}, {high * 100:+.2f}] ({proxy.confidence:.0%} CI); "
+            f"macro-F1 change {units.points(proxy.macro_f1_delta)} "
+            f"[{units.points(low)}, {units.points(high)}] ({proxy.confidence:.0%} CI); "
             f"beats random: {'yes' if proxy.beats_random else 'no'} "
-            f"({proxy.curated_minus_random_macro_f1 * 100:+.2f} pt); "
+            f"({units.points(proxy.curated_minus_random_macro_f1)}); "
             f"break-even after {'never' if break_even is None else f'{break_even:.3g}'} training runs")
     return table
 

@@ -18,7 +18,7 @@ from curate.audit import svg, units
 from curate.energy import EnergyReading, EnergySource
 from curate.io.writers import atomic_write
 from curate.record import RunDir, RunRecord, read_record
-from curate.record.models import Arm, Cluster, FunnelRow, Histogram, ProxyOutcome, SampleGroup
+from curate.record.models import Arm, ArmEnergy, Cluster, FunnelRow, Histogram, ProxyOutcome, SampleGroup
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
@@ -258,11 +258,11 @@ def _arm_row(name: str, arm: Arm) -> list[str]:
 
 def _headline(proxy: ProxyOutcome) -> str:
     low, high = proxy.macro_f1_delta_ci or (None, None)
-    interval = (f" [{num(('proxy', 'macro_f1_delta_ci', 0), low)}, {num(('proxy', 'macro_f1_delta_ci', 1), high)}]"
+    interval = (f" [{num(('proxy', 'macro_f1_delta_ci', 0), low, 'pt')}, {num(('proxy', 'macro_f1_delta_ci', 1), high, 'pt')}]"
                 if low is not None else "")
     return "".join([
         _kpi(num(("proxy", "energy_saved_pct"), proxy.energy_saved_pct, "%"), f"energy saved per fit ({proxy.energy_method})"),
-        _kpi(num(("proxy", "macro_f1_delta"), proxy.macro_f1_delta) + interval,
+        _kpi(num(("proxy", "macro_f1_delta"), proxy.macro_f1_delta, "pt") + interval,
              f"macro-F1 change, curated vs full ({proxy.confidence or 0:.0%} interval)"),
         _kpi(num(("proxy", "beats_random"), proxy.beats_random), "beats a random subset of the same size"),
         _kpi(num(("proxy", "break_even_runs"), proxy.break_even_runs) if proxy.break_even_runs is not None else "never",
@@ -322,8 +322,9 @@ def break_even_chart(record: RunRecord) -> str:
             f"the full set (proxy energy per fit).</p>")
 
 
-def _readings(record: RunRecord) -> list[tuple[str, KeyPath, Any]]:
-    found: list[tuple[str, KeyPath, Any]] = []
+def _readings(record: RunRecord) -> list[tuple[str, KeyPath, EnergyReading | ArmEnergy]]:
+    """(what, key path, reading) of every energy figure the record holds with its sources."""
+    found: list[tuple[str, KeyPath, EnergyReading | ArmEnergy]] = []
     if record.totals.curation_energy is not None:
         found.append(("curation", ("totals", "curation_energy"), record.totals.curation_energy))
     if record.proxy is not None:
@@ -347,7 +348,7 @@ def sources_section(record: RunRecord) -> str:
              escape(source.origin), escape(", ".join(where))]
             for where, path, part, source in seen.values()]
     return ("<h3>Where the energy figures come from</h3>"
-            + _table(["part", "method", "how", "figure", "origin", "figures"], rows, numeric={3})
+            + _table(["part", "method", "how", "figure", "origin", "applies to"], rows, numeric={3})
             + _note("estimated: CodeCarbon's model (no hardware counter); measured: a hardware energy counter. "
                     "A figure is measured only when every part of it was."))
 

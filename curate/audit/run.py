@@ -72,7 +72,7 @@ class RunAudit:
                     html.clusters_section(clusters, root=None), data)
 
     def score_columns(self) -> list[str]:
-        """The quality-score columns (``q_*``) this run wrote."""
+        """The per-row score columns this run wrote: quality scores (``q_*``) and columns a stage declared a cut on."""
         return score_columns(self.run_dir, self.report)
 
     def scores(self, column: str, threshold: float | None = None, side: Literal["below", "above"] = "below",

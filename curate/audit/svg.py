@@ -19,8 +19,8 @@ PALETTE = ("#3b6ea8", "#2f7d5b", "#c8553d", "#8a5fb0", "#b08a2f")
 
 
 def _fmt(value: float) -> str:
-    if float(value).is_integer() and abs(value) >= 1:
-        return f"{int(value):,}"
+    if abs(value) >= 1000 or (float(value).is_integer() and abs(value) >= 1):
+        return f"{round(value):,}"
     return f"{value:.3g}"
 
 

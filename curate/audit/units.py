@@ -6,8 +6,9 @@ import math
 from html import escape
 from typing import Any
 
-SCALE = {"Wh": 1e3, "mWh": 1e6}
-"""Record energy is in kWh; a figure shown in one of these units is the kWh value times the scale."""
+SCALE = {"Wh": 1e3, "mWh": 1e6, "pt": 100.0}
+"""Record energy is in kWh and score changes are fractions; a figure shown in one of these units is
+the record's value times the scale."""
 
 
 def wh(kwh: float) -> str:
@@ -18,6 +19,11 @@ def wh(kwh: float) -> str:
 def mwh(kwh: float) -> str:
     """Energy in milliwatt-hours, three significant digits: ``12.3 mWh`` (energy per proxy fit)."""
     return f"{kwh * SCALE['mWh']:.3g} mWh"
+
+
+def points(fraction: float) -> str:
+    """A change of a score in points, signed, two decimals: ``+0.10 pt`` (as ``curate run`` prints it)."""
+    return f"{fraction * SCALE['pt']:+.2f} pt"
 
 
 def number(value: Any) -> str:
@@ -36,9 +42,11 @@ def number(value: Any) -> str:
 
 
 def show(value: Any, unit: str = "") -> str:
-    """``value`` as the page and the terminal write it in ``unit`` (``Wh``, ``mWh``, ``%`` or none)."""
+    """``value`` as the page and the terminal write it in ``unit`` (``Wh``, ``mWh``, ``pt``, ``%`` or none)."""
     if unit == "Wh":
         return wh(value)
     if unit == "mWh":
         return mwh(value)
+    if unit == "pt":
+        return points(value)
     return number(value) + unit

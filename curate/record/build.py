@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,15 @@ class StageRecord:
         return StageVerdict.model_validate(self.stats["guard"]) if self.stats.get("guard") else None
 
 
+def _plain(value: Any) -> Any:
+    """A JSON value of ``value``: numpy scalars and arrays become numbers and lists, anything else unknown a string
+    (as the stage's checkpoint stores it)."""
+    def default(item: Any) -> Any:
+        return item.tolist() if hasattr(item, "tolist") else str(item)
+
+    return json.loads(json.dumps(value, default=default))
+
+
 def _pct(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 2) if whole else 0.0
 
@@ -89,7 +99,7 @@ def _stage_row(record: StageRecord, pool: int) -> FunnelRow:
         energy=record.energy, guard=verdict,
         auto_budget=AutoBudget.model_validate(stats["auto_budget"]) if stats.get("auto_budget") else None,
         thresholds=record.thresholds, artifacts=record.artifacts,
-        stats={k: v for k, v in stats.items() if k not in _COLUMNS},
+        stats=_plain({k: v for k, v in stats.items() if k not in _COLUMNS}),
     )
 
 

@@ -17,7 +17,7 @@ from curate.cli import app
 from curate.record import read_record
 from curate.record.models import RunRecord
 
-SCALE = {"": 1.0, "%": 1.0, "Wh": 1e3, "mWh": 1e6}
+SCALE = {"": 1.0, "%": 1.0, "Wh": 1e3, "mWh": 1e6, "pt": 100.0}
 
 
 class PageParser(HTMLParser):
@@ -186,8 +186,9 @@ def test_the_energy_proof_on_a_real_run(proxy_run):
     curation = record.totals.curation_energy
     parts = [row.energy.kwh for _, row in metered] + [record.guard.energy.kwh]
     assert curation.kwh == pytest.approx(sum(parts), rel=1e-9)
-    said = re.search(r"curation used (\S+ Wh)", " ".join(terminal.split())).group(1)
-    assert on_page["totals.curation_energy.kwh"] == said
+    said = " ".join(terminal.split())
+    assert on_page["totals.curation_energy.kwh"] == re.search(r"curation used (\S+ Wh)", said).group(1)
+    assert f"macro-F1 change {on_page['proxy.macro_f1_delta']} [{on_page['proxy.macro_f1_delta_ci.0']}" in said
     # break-even: the chart's marker is curation / (full - curated) per fit, and the proxy's figure is shown
     full, curated = record.proxy.full.energy.kwh_per_fit, record.proxy.curated.energy.kwh_per_fit
     assert curated < full
