@@ -123,6 +123,22 @@ def proxy_table(proxy: ProxyOutcome) -> Table:
     return table
 
 
+def print_summary(record: RunRecord, run_dir: Path) -> None:
+    """The funnel, where the run is, the guard's verdict and the proof, from the run record."""
+    console.print(funnel_table(record))
+    console.print(f"run directory: [bold]{run_dir}[/]")
+    if record.stopped:
+        console.print(f"[bold yellow]stopped early:[/] {record.stopped} (outputs so far are in the run directory)")
+    guard = record.guard
+    if guard is not None:
+        colour = {"holds": "green", "backed off": "yellow"}.get(guard.verdict, "bold yellow")
+        console.print(f"[{colour}]guard: {guard.verdict}[/]: {guard.reason}", highlight=False)
+        for restored in guard.restored:
+            console.print(f"  restored {restored.rows:,} rows of '{restored.stage}': {restored.reason}", highlight=False)
+    if record.proxy is not None and record.proxy.arms():
+        console.print(proxy_table(record.proxy))
+
+
 def _fail(exc: Exception) -> None:
     if _state["debug"]:
         raise exc
@@ -147,19 +163,7 @@ def run(pipeline: Path = typer.Argument(..., help="Pipeline YAML file."),
     except Exception as exc:  # noqa: BLE001 - _fail decides how to show it
         _fail(exc)
         return
-    record = result.report
-    console.print(funnel_table(record))
-    console.print(f"run directory: [bold]{result.run_dir}[/]")
-    if record.stopped:
-        console.print(f"[bold yellow]stopped early:[/] {record.stopped} (outputs so far are in the run directory)")
-    guard = record.guard
-    if guard is not None:
-        colour = {"holds": "green", "backed off": "yellow"}.get(guard.verdict, "bold yellow")
-        console.print(f"[{colour}]guard: {guard.verdict}[/]: {guard.reason}", highlight=False)
-        for restored in guard.restored:
-            console.print(f"  restored {restored.rows:,} rows of '{restored.stage}': {restored.reason}", highlight=False)
-    if record.proxy is not None:
-        console.print(proxy_table(record.proxy))
+    print_summary(result.report, result.run_dir)
     if open_report:
         import webbrowser
 
@@ -214,15 +218,17 @@ def explain(run_dir: Path = typer.Argument(..., help="A run directory."),
 @app.command()
 def report(run_dir: Path = typer.Argument(..., help="A run directory."),  # noqa: B008 - typer idiom
            open_report: bool = typer.Option(False, "--open", help="Open report.html when written.")) -> None:
-    """Rebuild report.html from a run directory's report.json alone."""
-    from curate.audit.html import rebuild_page
+    """Rebuild report.html from a run directory's report.json alone, and print the run's summary."""
+    from curate.audit.html import write_page
+    from curate.record import read_record
 
     try:
-        rebuild_page(run_dir)
+        record = read_record(run_dir)
+        page = write_page(record, run_dir)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
         return
-    page = run_dir / "report.html"
+    print_summary(record, run_dir)
     console.print(f"wrote [bold]{page}[/]")
     if open_report:
         import webbrowser

@@ -254,6 +254,10 @@ def test_curate_report_rebuilds_the_page_from_the_record_alone(proxy_run, tmp_pa
     result = CliRunner().invoke(app, ["report", str(run)])
     assert result.exit_code == 0, result.output
     assert (run / "report.html").read_text() == (proxy_run[0] / "report.html").read_text()
+    # the terminal summary, read back from the record, says what `curate run` said
+    energy = re.compile(r"curation used \S+ Wh")
+    assert energy.findall(" ".join(result.output.split())) == energy.findall(" ".join(proxy_run[1].split()))
+    assert "proxy training (tfidf, 2 seeds" in result.output
     assert (run / "report.json").read_bytes() == before  # the record is written once, by the run
     assert sorted(p.name for p in run.iterdir()) == ["report.html", "report.json"]
 
