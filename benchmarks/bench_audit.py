@@ -39,8 +39,8 @@ import polars as pl
 import curate
 from curate import audit
 from curate.embed import clear_memory
-from curate.engine.rundir import RunDir
 from curate.quality.rules import BY_NAME
+from curate.record import RunDir
 from curate.stages.base import RunContext
 from curate.stages.heuristic_filter import HeuristicFilter
 from curate.stages.minhash_dedup import MinHashDedup

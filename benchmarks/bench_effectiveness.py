@@ -30,6 +30,7 @@ import yaml
 
 import curate
 from curate.proxy import stratified_split
+from curate.record import RunRecord
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from labelled_corpora import CORPORA, write_corpus  # noqa: E402
@@ -62,26 +63,26 @@ def dev_recipe(raw: dict, corpus_path: Path, out: Path) -> dict:
     return dev
 
 
-def summarise(report: dict, corpus: str, proxy: str, seconds: float, dev: bool) -> dict:
+def summarise(report: RunRecord, corpus: str, proxy: str, seconds: float, dev: bool) -> dict:
     """One table row."""
-    guard = report.get("guard") or {}
-    final = (guard.get("final_checks") or [{}])[-1]
-    totals = report["totals"]
-    pool = totals["rows_in"] - totals.get("rows_test", 0) - totals.get("rows_validation", 0)
-    row = {"corpus": corpus, "proxy": PROXIES[proxy], "pool": pool, "kept_pct": totals["kept_pct"],
-           "verdict": guard.get("verdict"), "seconds": round(seconds, 1),
-           "val_full": guard.get("reference", {}).get("macro_f1"), "val_curated": final.get("macro_f1"),
-           "val_random": final.get("random_macro_f1")}
+    guard = report.guard
+    final = guard.final_checks[-1] if guard is not None and guard.final_checks else None
+    totals = report.totals
+    pool = totals.rows_in - totals.rows_test - totals.rows_validation
+    row = {"corpus": corpus, "proxy": PROXIES[proxy], "pool": pool, "kept_pct": totals.kept_pct,
+           "verdict": guard.verdict if guard else None, "seconds": round(seconds, 1),
+           "val_full": guard.reference.macro_f1 if guard else None, "val_curated": final.macro_f1 if final else None,
+           "val_random": final.random_macro_f1 if final else None}
     if dev:
         return row
-    p = report["proxy"]
-    row |= {"energy_saved_pct": p["energy_saved_pct"], "cpu_saved_pct": p["cpu_seconds_saved_pct"],
-            "f1_full": p["full"]["macro_f1"]["mean"], "f1_curated": p["curated"]["macro_f1"]["mean"],
-            "f1_random": p["random"]["macro_f1"]["mean"], "delta": p["macro_f1_delta"], "delta_ci": p["macro_f1_delta_ci"],
-            "vs_random": p["curated_minus_random_macro_f1"], "beats_random": p["beats_random"],
-            "energy_method": p["energy_method"], "break_even_runs": p["break_even_runs"]}
+    p = report.proxy
+    row |= {"energy_saved_pct": p.energy_saved_pct, "cpu_saved_pct": p.cpu_seconds_saved_pct,
+            "f1_full": p.full.macro_f1.mean, "f1_curated": p.curated.macro_f1.mean,
+            "f1_random": p.random.macro_f1.mean, "delta": p.macro_f1_delta, "delta_ci": p.macro_f1_delta_ci,
+            "vs_random": p.curated_minus_random_macro_f1, "beats_random": p.beats_random,
+            "energy_method": p.energy_method, "break_even_runs": p.break_even_runs}
     no_safe = row["verdict"] == "no safe reduction found"
-    row["meets_target"] = no_safe or (p["energy_saved_pct"] >= 40 and p["macro_f1_delta"] >= -0.01 and p["beats_random"])
+    row["meets_target"] = no_safe or (p.energy_saved_pct >= 40 and p.macro_f1_delta >= -0.01 and p.beats_random)
     return row
 
 

@@ -72,9 +72,10 @@ RULES = {
 }
 
 
-def choose(points: list[Point], rule, z: float) -> Point | None:
-    """The first prefix the rule accepts."""
-    return next((p for p in points if rule(p, z)), None)
+def choose(points: list[Point], rule, z: float, consecutive: int = 1) -> Point | None:
+    """The first prefix the rule accepts (with ``consecutive`` 2: and the next grid prefix too)."""
+    passed = [rule(p, z) for p in points] + [False]
+    return next((p for i, p in enumerate(points) if all(passed[i:i + consecutive])), None)
 
 
 def main() -> None:
@@ -83,11 +84,15 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=3)
     parser.add_argument("--seeds", type=int, default=3, help="random subsets per prefix")
     parser.add_argument("--out", type=Path, default=Path("runs/guard_rules.jsonl"))
+    parser.add_argument("--shuffled", action="store_true", help="shuffle the labels: no prefix should be accepted")
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     defaults = ActiveSelectConfig()
     for corpus in args.corpora:
         frame = load(corpus).with_row_index("n").with_columns(pl.format("r{}", "n").alias("id"), pl.col("label").cast(pl.String))
+        if args.shuffled:
+            frame = frame.with_columns(pl.col("label").shuffle(seed=0))
+            corpus = f"{corpus} (labels shuffled)"
         rest, _ = stratified_split(frame, 0.2, 0)  # the real run's test split: discarded, never read
         for partition in range(args.partitions):
             rest_a, val_a = stratified_split(rest, 0.15, 100 + partition)
@@ -110,22 +115,27 @@ def main() -> None:
 def summarise(path: Path) -> None:
     """Per rule and z: how often the prefix chosen on one split holds on the other, and the mean fraction kept."""
     records = [json.loads(line) for line in path.read_text().splitlines()]
-    print("| rule | z | chosen on A, holds on B (within 1 pt and above random) | mean fraction kept | none accepted |")
-    print("|---|---:|---|---:|---:|")
+    corpora = sorted({r["corpus"] for r in records})
+    print("| rule | z | consecutive | " + " | ".join(f"{c}: holds / accepted, mean kept" for c in corpora) + " |")
+    print("|---|---:|---:|" + "---|" * len(corpora))
     for name, rule in RULES.items():
         for z in (0.0, 0.84, 1.28, 1.64) if name != "point" else (0.0,):
-            holds, fractions, none = 0, [], 0
-            for record in records:
-                for pick, check in (("A", "B"), ("B", "A")):
-                    chosen = choose([Point(**p) for p in record["curves"][pick]], rule, z)
-                    if chosen is None:
-                        none += 1
-                        continue
-                    other = next(Point(**p) for p in record["curves"][check] if p["fraction"] == chosen.fraction)
-                    holds += other.delta_pool >= -TOLERANCE and other.delta_random > 0
-                    fractions.append(chosen.fraction)
-            trials = 2 * len(records)
-            print(f"| {name} | {z} | {holds}/{trials - none} | {np.mean(fractions) if fractions else float('nan'):.2f} | {none} |")
+            for consecutive in (1, 2):
+                cells = []
+                for corpus in corpora:
+                    holds, fractions, trials = 0, [], 0
+                    for record in (r for r in records if r["corpus"] == corpus):
+                        for pick, check in (("A", "B"), ("B", "A")):
+                            trials += 1
+                            chosen = choose([Point(**p) for p in record["curves"][pick]], rule, z, consecutive)
+                            if chosen is None:
+                                continue
+                            other = next(Point(**p) for p in record["curves"][check] if p["fraction"] == chosen.fraction)
+                            holds += other.delta_pool >= -TOLERANCE and other.delta_random > 0
+                            fractions.append(chosen.fraction)
+                    kept = f"{np.mean(fractions):.2f}" if fractions else "–"
+                    cells.append(f"{holds}/{len(fractions)} of {trials}, {kept}")
+                print(f"| {name} | {z} | {consecutive} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -16,8 +16,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
+
+if TYPE_CHECKING:
+    from curate.record import RunRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -38,19 +42,16 @@ def load(pipeline: Path, base: Path) -> dict:
     return raw
 
 
-def rows(report: dict) -> list[list[str]]:
+def rows(report: RunRecord) -> list[list[str]]:
     """One table row per arm."""
-    proxy = report["proxy"]
     out = []
-    for arm in ("full", "curated", "random"):
-        entry, energy = proxy[arm], proxy[arm]["energy"]
-        out.append([arm, f"{entry['rows']:,}",
-                    f"{entry['accuracy']['mean']:.4f} ± {entry['accuracy']['std']:.4f}",
-                    f"{entry['macro_f1']['mean']:.4f} ± {entry['macro_f1']['std']:.4f}",
-                    f"{energy['kwh_per_fit'] * 1000:.4f} ± {energy['kwh_per_fit_std'] * 1000:.4f}",
-                    f"{energy['gco2eq_per_fit']:.4f}", f"{energy['wall_seconds_per_fit']:.2f}",
-                    f"{energy['cpu_seconds_per_fit']:.2f}", energy["method"],
-                    ",".join(str(r) for r in energy["repetitions"])])
+    for name, arm in report.proxy.arms():
+        energy = arm.energy
+        out.append([name, f"{arm.rows:,}", f"{arm.accuracy.mean:.4f} ± {arm.accuracy.std:.4f}",
+                    f"{arm.macro_f1.mean:.4f} ± {arm.macro_f1.std:.4f}",
+                    f"{energy.kwh_per_fit * 1000:.4f} ± {energy.kwh_per_fit_std * 1000:.4f}",
+                    f"{energy.gco2eq_per_fit:.4f}", f"{energy.wall_seconds_per_fit:.2f}",
+                    f"{energy.cpu_seconds_per_fit:.2f}", energy.method, ",".join(str(r) for r in energy.repetitions)])
     return out
 
 
@@ -58,17 +59,18 @@ HEADER = ["arm", "rows", "accuracy", "macro-F1", "Wh / fit", "gCO2eq / fit", "s 
           "fits per seed"]
 
 
-def headline(report: dict) -> str:
+def headline(report: RunRecord) -> str:
     """The saving, the accuracy change and the break-even in one line."""
-    p = report["proxy"]
-    curation = report["totals"]["curation_energy"] or {"kwh": 0.0, "method": "-"}
-    low, high = p["macro_f1_delta_ci"]
-    return (f"energy saved {p['energy_saved_pct']:.1f}% ({p['energy_method']}), CPU-seconds saved "
-            f"{p['cpu_seconds_saved_pct']:.1f}%; macro-F1 delta {100 * p['macro_f1_delta']:+.2f} pt "
-            f"[{100 * low:+.2f}, {100 * high:+.2f}] ({p['confidence']:.0%} CI); beats random: {p['beats_random']} "
-            f"({100 * p['curated_minus_random_macro_f1']:+.2f} pt); curation {curation['kwh'] * 1000:.4f} Wh "
-            f"({curation['method']}); break-even runs: {p['break_even_runs']}; test rows used "
-            f"{p['test']['rows_used']:,} ({p['test']['decontaminated']:,} decontaminated)")
+    p = report.proxy
+    curation = report.totals.curation_energy
+    low, high = p.macro_f1_delta_ci
+    return (f"energy saved {p.energy_saved_pct:.1f}% ({p.energy_method}), CPU-seconds saved "
+            f"{p.cpu_seconds_saved_pct:.1f}%; macro-F1 delta {100 * p.macro_f1_delta:+.2f} pt "
+            f"[{100 * low:+.2f}, {100 * high:+.2f}] ({p.confidence:.0%} CI); beats random: {p.beats_random} "
+            f"({100 * p.curated_minus_random_macro_f1:+.2f} pt); curation "
+            f"{(curation.kwh if curation else 0.0) * 1000:.4f} Wh ({curation.method if curation else '-'}); "
+            f"break-even runs: {p.break_even_runs}; test rows used "
+            f"{p.test.rows_used:,} ({p.test.decontaminated:,} decontaminated)")
 
 
 def main() -> None:
@@ -82,8 +84,8 @@ def main() -> None:
 
     result = curate.run(load(args.pipeline, args.base))
     report = result.report
-    if report.get("stopped"):
-        print(f"stopped early: {report['stopped']}")
+    if report.stopped:
+        print(f"stopped early: {report.stopped}")
     table = [HEADER, *rows(report)]
     if args.markdown:
         print("| " + " | ".join(HEADER) + " |")

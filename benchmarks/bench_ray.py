@@ -51,7 +51,7 @@ def child(engine: str, workers: int, out: Path, repeat: int) -> None:
             run_started = time.perf_counter()
             result = curate.run({**config, "name": name})
             runs.append({"run": time.perf_counter() - run_started, "run_dir": str(result.run_dir),
-                         "stages": {f["stage"]: f.get("seconds", 0.0) for f in result.report["funnel"][1:]}})
+                         "stages": {f.stage: f.seconds or 0.0 for f in result.report.stages}})
     print(json.dumps({"engine": engine, "workers": workers, "ray_start": ray_start, "runs": runs}))
 
 

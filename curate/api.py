@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +11,16 @@ import polars as pl
 
 from curate.config import PipelineConfig, load_config, validate_config
 from curate.engine.observer import RunObserver
+from curate.record import RunRecord
 
 
 @dataclass
 class RunResult:
-    """A finished run: the curated rows, the ledger, the report and the run directory."""
+    """A finished run: the curated rows, the ledger, the run record (report.json) and the run directory."""
 
     curated: pl.DataFrame
     removed: pl.DataFrame
-    report: dict[str, Any]
+    report: RunRecord
     run_dir: Path
     config: PipelineConfig
 
@@ -29,11 +31,11 @@ class RunResult:
         return datasets.Dataset(self.curated.to_arrow())
 
     def _repr_html_(self) -> str:
-        totals = self.report["totals"]
-        rows = "".join(f"<tr><td>{f['stage']}</td><td>{f['rows_in']:,}</td><td>{f['rows_out']:,}</td>"
-                       f"<td>{f['kept_pct']}%</td></tr>" for f in self.report["funnel"])
-        return (f"<b>curate run</b> {self.run_dir}: kept {totals['rows_kept']:,} of {totals['rows_in']:,} rows"
-                f"<table><tr><th>stage</th><th>in</th><th>out</th><th>kept % of input</th></tr>{rows}</table>")
+        totals = self.report.totals
+        rows = "".join(f"<tr><td>{escape(f.stage)}</td><td>{f.rows_in:,}</td><td>{f.rows_out:,}</td>"
+                       f"<td>{f.kept_pct}%</td></tr>" for f in self.report.funnel)
+        return (f"<b>curate run</b> {escape(str(self.run_dir))}: kept {totals.rows_kept:,} of {totals.rows_in:,} rows"
+                f"<table><tr><th>stage</th><th>in</th><th>out</th><th>kept % of pool</th></tr>{rows}</table>")
 
 
 def as_config(config: PipelineConfig | dict | str | Path) -> PipelineConfig:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -15,6 +16,9 @@ from rich.table import Table
 from curate.active.cli import label_app
 from curate.engine.observer import RunObserver
 from curate.errors import CurateError
+
+if TYPE_CHECKING:
+    from curate.record.models import Arm, ProxyOutcome, RunRecord
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Shrink a training set, then prove the energy it saves.")
 console = Console()
@@ -53,70 +57,86 @@ class ProgressObserver(RunObserver):
         self.bars.console.print(f"[yellow]{text}[/]")
 
 
-def funnel_table(report: dict[str, Any]) -> Table:
-    """The funnel: rows and % kept per stage, and time."""
-    table = Table(title=f"curate funnel: {report['name']}")
+def funnel_table(record: RunRecord) -> Table:
+    """The funnel: rows and % kept per stage, and time; the caption has the curation energy."""
+    from curate.audit import units
+
+    table = Table(title=f"curate funnel: {record.name}")
     table.add_column("stage", no_wrap=True)
     for column in ("rows in", "rows out", "removed", "% kept", "s", "cpu s"):
         table.add_column(column, justify="right", no_wrap=True)
-    for row in report["funnel"]:
-        resumed = "*" if row.get("resumed") else ""
-        table.add_row(row["stage"] + resumed, f"{row['rows_in']:,}", f"{row['rows_out']:,}", f"{row['removed']:,}",
-                      f"{row['kept_pct']:.1f}", f"{row.get('seconds', 0):.2f}", f"{row.get('cpu_seconds', 0):.2f}")
-    totals = report["totals"]
-    pool = totals["rows_in"] - totals.get("rows_test", 0) - totals.get("rows_validation", 0)
-    table.caption = f"kept {totals['rows_kept']:,} of {pool:,} rows ({totals['kept_pct']:.1f}%) in {totals['seconds']:.1f} s"
-    if any(row.get("resumed") for row in report["funnel"]):
+    for row in record.funnel:
+        resumed = "*" if row.resumed else ""
+        table.add_row(row.stage + resumed, f"{row.rows_in:,}", f"{row.rows_out:,}", f"{row.removed:,}",
+                      f"{row.kept_pct:.1f}", f"{row.seconds or 0:.2f}", f"{row.cpu_seconds or 0:.2f}")
+    totals = record.totals
+    pool = totals.rows_in - totals.rows_test - totals.rows_validation
+    table.caption = f"kept {totals.rows_kept:,} of {pool:,} rows ({totals.kept_pct:.1f}%) in {totals.seconds:.1f} s"
+    if any(row.resumed for row in record.funnel):
         table.caption += "; * loaded from its checkpoint"
-    if totals.get("rows_test"):
-        table.caption += f"; {totals['rows_test']:,} rows set aside as the proxy's test set"
-    if totals.get("rows_validation"):
-        table.caption += f"; {totals['rows_validation']:,} as the guard's validation split"
-    energy = totals.get("curation_energy")
-    if energy:
-        table.caption += f"; curation used {_kwh(energy['kwh'])}, {energy['gco2eq']:.3g} gCO2eq ({energy['method']})"
+    if totals.rows_test:
+        table.caption += f"; {totals.rows_test:,} rows set aside as the proxy's test set"
+    if totals.rows_validation:
+        table.caption += f"; {totals.rows_validation:,} as the guard's validation split"
+    energy = totals.curation_energy
+    if energy is not None:
+        table.caption += f"; curation used {units.wh(energy.kwh)}, {energy.gco2eq:.3g} gCO2eq ({energy.method})"
     return table
 
 
-def _kwh(value: float) -> str:
-    return f"{value * 1000:.4g} Wh"
+def proxy_table(proxy: ProxyOutcome) -> Table:
+    """The proxy outcome: metrics and energy per arm (fits in 80 columns), then the headline figures."""
+    from curate.audit import units
 
-
-def proxy_table(report: dict[str, Any]) -> Table:
-    """The proxy outcome: metrics and energy per arm, then the headline figures."""
-    proxy = report["proxy"]
-    table = Table(title=f"proxy training ({proxy['model']}, {proxy['seeds']} seeds, "
-                        f"test {proxy['test']['rows_used']:,} rows, {proxy['test']['decontaminated']:,} decontaminated)")
-    arms = [arm for arm in ("full", "curated", "random") if arm in proxy]
+    table = Table(title=f"proxy training ({proxy.model}, {proxy.seeds} seeds, test {proxy.test.rows_used:,} rows, "
+                        f"{proxy.test.decontaminated:,} decontaminated)")
+    arms = proxy.arms()
     table.add_column("")
-    for arm in arms:
-        table.add_column(arm, justify="right")
-    rows = [
-        ("rows", lambda a, e: f"{a['rows']:,}"),
-        ("accuracy ± sd", lambda a, e: f"{a['accuracy']['mean']:.4f} ± {a['accuracy']['std']:.4f}"),
-        ("macro-F1 ± sd", lambda a, e: f"{a['macro_f1']['mean']:.4f} ± {a['macro_f1']['std']:.4f}"),
-        ("Wh / fit ± sd", lambda a, e: f"{e['kwh_per_fit'] * 1000:.3g} ± {e['kwh_per_fit_std'] * 1000:.2g}"),
-        ("gCO2eq / fit", lambda a, e: f"{e['gco2eq_per_fit']:.3g}"),
-        ("seconds / fit", lambda a, e: f"{e['wall_seconds_per_fit']:.2f}"),
-        ("cpu seconds / fit", lambda a, e: f"{e['cpu_seconds_per_fit']:.2f}"),
-        ("energy method", lambda a, e: e["method"]),
-        ("fits per seed", lambda a, e: ", ".join(str(r) for r in e["repetitions"])),
+    for name, _ in arms:
+        table.add_column(name, justify="right", no_wrap=True)
+    mwh = units.SCALE["mWh"]
+    rows: list[tuple[str, Callable[[Arm], str]]] = [
+        ("rows", lambda a: f"{a.rows:,}"),
+        ("accuracy ± sd", lambda a: f"{a.accuracy.mean:.4f} ± {a.accuracy.std:.4f}"),
+        ("macro-F1 ± sd", lambda a: f"{a.macro_f1.mean:.4f} ± {a.macro_f1.std:.4f}"),
+        ("mWh / fit ± sd", lambda a: f"{a.energy.kwh_per_fit * mwh:.3g} ± {a.energy.kwh_per_fit_std * mwh:.2g}"),
+        ("gCO2eq / fit", lambda a: f"{a.energy.gco2eq_per_fit:.3g}"),
+        ("seconds / fit", lambda a: f"{a.energy.wall_seconds_per_fit:.2f}"),
+        ("cpu seconds / fit", lambda a: f"{a.energy.cpu_seconds_per_fit:.2f}"),
+        ("energy method", lambda a: a.energy.method),
+        ("fits per seed", lambda a: ", ".join(str(r) for r in a.energy.repetitions)),
     ]
     for label, cell in rows:
-        table.add_row(label, *(cell(proxy[arm], proxy[arm]["energy"]) for arm in arms))
+        table.add_row(label, *(cell(arm) for _, arm in arms))
     table.caption_justify = "left"
-    if proxy.get("energy_saved_pct") is not None:
-        low, high = proxy["macro_f1_delta_ci"]
-        break_even = proxy["break_even_runs"]
+    if proxy.energy_saved_pct is not None:
+        low, high = proxy.macro_f1_delta_ci
+        break_even = proxy.break_even_runs
         table.caption = (
-            f"energy saved {proxy['energy_saved_pct']:.1f}% ({proxy['energy_method']}), "
-            f"cpu-seconds saved {proxy['cpu_seconds_saved_pct']:.1f}%; "
-            f"macro-F1 change {proxy['macro_f1_delta'] * 100:+.2f} pt "
-            f"[{low * 100:+.2f}, {high * 100:+.2f}] ({proxy['confidence']:.0%} CI); "
-            f"beats random: {'yes' if proxy['beats_random'] else 'no'} "
-            f"({proxy['curated_minus_random_macro_f1'] * 100:+.2f} pt); "
+            f"energy saved {proxy.energy_saved_pct:.1f}% ({proxy.energy_method}), "
+            f"cpu-seconds saved {proxy.cpu_seconds_saved_pct:.1f}%; "
+            f"macro-F1 change {units.points(proxy.macro_f1_delta)} "
+            f"[{units.points(low)}, {units.points(high)}] ({proxy.confidence:.0%} CI); "
+            f"beats random: {'yes' if proxy.beats_random else 'no'} "
+            f"({units.points(proxy.curated_minus_random_macro_f1)}); "
             f"break-even after {'never' if break_even is None else f'{break_even:.3g}'} training runs")
     return table
+
+
+def print_summary(record: RunRecord, run_dir: Path) -> None:
+    """The funnel, where the run is, the guard's verdict and the proof, from the run record."""
+    console.print(funnel_table(record))
+    console.print(f"run directory: [bold]{run_dir}[/]")
+    if record.stopped:
+        console.print(f"[bold yellow]stopped early:[/] {record.stopped} (outputs so far are in the run directory)")
+    guard = record.guard
+    if guard is not None:
+        colour = {"holds": "green", "backed off": "yellow"}.get(guard.verdict, "bold yellow")
+        console.print(f"[{colour}]guard: {guard.verdict}[/]: {guard.reason}", highlight=False)
+        for restored in guard.restored:
+            console.print(f"  restored {restored.rows:,} rows of '{restored.stage}': {restored.reason}", highlight=False)
+    if record.proxy is not None and record.proxy.arms():
+        console.print(proxy_table(record.proxy))
 
 
 def _fail(exc: Exception) -> None:
@@ -143,19 +163,7 @@ def run(pipeline: Path = typer.Argument(..., help="Pipeline YAML file."),
     except Exception as exc:  # noqa: BLE001 - _fail decides how to show it
         _fail(exc)
         return
-    console.print(funnel_table(result.report))
-    console.print(f"run directory: [bold]{result.run_dir}[/]")
-    if result.report.get("stopped"):
-        console.print(f"[bold yellow]stopped early:[/] {result.report['stopped']} (outputs so far are in the run directory)")
-    guard = result.report.get("guard")
-    if guard:
-        colour = {"holds": "green", "backed off": "yellow"}.get(guard["verdict"], "bold yellow")
-        console.print(f"[{colour}]guard: {guard['verdict']}[/]: {guard['reason']}", highlight=False)
-        for restored in guard["restored"]:
-            console.print(f"  restored {restored['rows']:,} rows of '{restored['stage']}': {restored['reason']}",
-                          highlight=False)
-    if "proxy" in result.report:
-        console.print(proxy_table(result.report))
+    print_summary(result.report, result.run_dir)
     if open_report:
         import webbrowser
 
@@ -210,15 +218,17 @@ def explain(run_dir: Path = typer.Argument(..., help="A run directory."),
 @app.command()
 def report(run_dir: Path = typer.Argument(..., help="A run directory."),  # noqa: B008 - typer idiom
            open_report: bool = typer.Option(False, "--open", help="Open report.html when written.")) -> None:
-    """Regenerate report.html from a run directory's report.json."""
-    from curate.report.html import publish_report
+    """Rebuild report.html from a run directory's report.json alone, and print the run's summary."""
+    from curate.audit.html import write_page
+    from curate.record import read_record
 
     try:
-        publish_report(run_dir, refresh=False)
+        record = read_record(run_dir)
+        page = write_page(record, run_dir)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
         return
-    page = run_dir / "report.html"
+    print_summary(record, run_dir)
     console.print(f"wrote [bold]{page}[/]")
     if open_report:
         import webbrowser

@@ -1,4 +1,4 @@
-"""Generate docs/pipeline.md from the pydantic models, so the reference cannot drift."""
+"""Generate docs/pipeline.md and docs/report.schema.json from the pydantic models, so neither can drift."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from curate.config import InputConfig, OutputConfig, PipelineConfig
 from curate.registry import get_stage, stage_names
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "pipeline.md"
+SCHEMA_PATH = DOC_PATH.parent / "report.schema.json"
 
 
 def _type_name(annotation) -> str:
@@ -66,6 +67,18 @@ def render() -> str:
     return "\n".join(out)
 
 
+def render_schema() -> str:
+    """The JSON Schema of report.json (the run record), generated from :class:`curate.record.RunRecord`."""
+    from curate.record import SCHEMA_VERSION, RunRecord
+
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+              **RunRecord.model_json_schema(mode="serialization"),
+              "description": f"curate run record (report.json), schema version {SCHEMA_VERSION}. "
+                             "Generated from curate.record.RunRecord by `python -m curate.docs`."}
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
 if __name__ == "__main__":
     DOC_PATH.write_text(render(), encoding="utf-8")
-    print(f"wrote {DOC_PATH}")
+    SCHEMA_PATH.write_text(render_schema(), encoding="utf-8")
+    print(f"wrote {DOC_PATH} and {SCHEMA_PATH}")

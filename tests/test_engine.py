@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,6 +16,8 @@ import pytest
 import curate
 from curate.engine.local import LocalEngine
 from curate.errors import StageError
+from curate.record import read_record
+from curate.record.manifest import Manifest
 from curate.registry import _STAGES
 from curate.schema import make_ledger
 from curate.stages.base import Stage, StageConfig, StageResult
@@ -38,12 +39,13 @@ def test_run_directory_layout_and_report(tmp_path):
     for name in ["curated.parquet", "removed.parquet", "manifest.json", "report.json", "stages/00-input.parquet",
                  "stages/01-exact_dedup.parquet", "stages/01-exact_dedup.done", "stages/02-again.done"]:
         assert (root / name).exists(), name
-    report = json.loads((root / "report.json").read_text())
-    assert [f["stage"] for f in report["funnel"]] == ["input", "exact_dedup", "again"]
-    assert report["funnel"][1]["rows_in"] == 200 and report["funnel"][1]["rows_out"] == 150
-    assert report["funnel"][1]["cpu_seconds"] >= 0 and report["funnel"][1]["seconds"] >= 0
-    manifest = json.loads((root / "manifest.json").read_text())
-    assert manifest["config_hash"] and manifest["input"]["content_hash"] and manifest["versions"]["polars"]
+    report = read_record(root)
+    assert report == result.report and report.schema_version == 2
+    assert [f.stage for f in report.funnel] == ["input", "exact_dedup", "again"]
+    assert report.funnel[1].rows_in == 200 and report.funnel[1].rows_out == 150
+    assert report.funnel[1].cpu_seconds >= 0 and report.funnel[1].seconds >= 0
+    manifest = Manifest.model_validate_json((root / "manifest.json").read_text())
+    assert manifest.config_hash and manifest.input.content_hash and manifest.versions["polars"]
     ledger = pl.read_parquet(root / "removed.parquet")
     assert ledger.height == 50 and set(ledger["reason"]) == {"exact_duplicate"}
     assert pl.read_parquet(root / "curated.parquet")["n"].to_list() == list(range(150))
@@ -52,18 +54,18 @@ def test_run_directory_layout_and_report(tmp_path):
 def test_rerun_resumes_and_config_change_invalidates(tmp_path):
     stages = [{"type": "exact_dedup"}, {"type": "exact_dedup", "name": "second", "keep": "longest"}]
     first = curate.run(_config(tmp_path, stages), data=_frame())
-    assert [f.get("resumed") for f in first.report["funnel"][1:]] == [False, False]
+    assert [f.resumed for f in first.report.stages] == [False, False]
     again = curate.run(_config(tmp_path, stages), data=_frame())
-    assert [f["resumed"] for f in again.report["funnel"][1:]] == [True, True]
+    assert [f.resumed for f in again.report.stages] == [True, True]
     assert again.curated.equals(first.curated) and again.removed.equals(first.removed)
     stages[1]["hash_bits"] = 128
     changed = curate.run(_config(tmp_path, stages), data=_frame())
-    assert [f["resumed"] for f in changed.report["funnel"][1:]] == [True, False]
+    assert [f.resumed for f in changed.report.stages] == [True, False]
     stages[0]["normalize"] = {"lowercase": False}
     changed = curate.run(_config(tmp_path, stages), data=_frame())
-    assert [f["resumed"] for f in changed.report["funnel"][1:]] == [False, False]
+    assert [f.resumed for f in changed.report.stages] == [False, False]
     other_input = curate.run(_config(tmp_path, stages), data=_frame(201))
-    assert [f["resumed"] for f in other_input.report["funnel"][1:]] == [False, False]
+    assert [f.resumed for f in other_input.report.stages] == [False, False]
 
 
 def test_removed_stage_checkpoints_are_pruned(tmp_path):
@@ -144,8 +146,8 @@ def test_sigkill_mid_stage_then_rerun_is_byte_identical(tmp_path):
     assert not (killed / "stages" / "02-nap.done").exists()
     assert not (killed / "curated.parquet").exists()
     subprocess.run([sys.executable, str(script), str(tmp_path / "killed"), str(data)], check=True, env=env)
-    report = json.loads((killed / "report.json").read_text())
-    assert [f.get("resumed") for f in report["funnel"][1:]] == [True, False, False]
+    report = read_record(killed)
+    assert [f.resumed for f in report.stages] == [True, False, False]
     for name in ["curated.parquet", "removed.parquet"]:
         assert (killed / name).read_bytes() == (tmp_path / "clean" / "k" / name).read_bytes(), name
 

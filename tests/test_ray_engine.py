@@ -75,8 +75,8 @@ def assert_identical(local, ray) -> None:
     inputs = pl.read_parquet(ray.run_dir / "stages" / "00-input.parquet")[ID]
     out = pl.concat([ray.curated[ID], ray.removed[ID]])
     assert out.len() == inputs.len() and set(out) == set(inputs)
-    funnel = [(f["stage"], f["rows_in"], f["rows_out"]) for f in ray.report["funnel"]]
-    assert funnel == [(f["stage"], f["rows_in"], f["rows_out"]) for f in local.report["funnel"]]
+    funnel = [(f.stage, f.rows_in, f.rows_out) for f in ray.report.funnel]
+    assert funnel == [(f.stage, f.rows_in, f.rows_out) for f in local.report.funnel]
     manifest = json.loads((ray.run_dir / "manifest.json").read_text())
     assert manifest["config"]["engine"] == "ray"
 
@@ -87,7 +87,7 @@ def test_exact_dedup_identical_to_local(ray_local, tmp_path, params):
     local, ray = run_both(tmp_path, [{"type": "exact_dedup", **params}], corpus())
     assert_identical(local, ray)
     assert set(ray.removed["reason"]) == {"empty_text", "exact_duplicate"}
-    assert ray.report["funnel"][1]["stats"] == local.report["funnel"][1]["stats"]
+    assert ray.report.funnel[1].stats == local.report.funnel[1].stats
 
 
 @pytest.mark.slow
@@ -101,8 +101,8 @@ def test_minhash_dedup_identical_to_local(ray_local, tmp_path, settings):
     local, ray = run_both(tmp_path, [{"type": "minhash_dedup"}], near_duplicates(), ray=settings)
     assert_identical(local, ray)
     assert "near_duplicate" in set(ray.removed["reason"])
-    stats = ray.report["funnel"][1]["stats"]
-    assert stats == local.report["funnel"][1]["stats"] and stats["verified_pairs"] > 5
+    stats = ray.report.funnel[1].stats
+    assert stats == local.report.funnel[1].stats and stats["verified_pairs"] > 5
 
 
 def test_semantic_dedup_identical_to_local(ray_local, tmp_path):
@@ -175,7 +175,7 @@ def test_whole_dedup_and_quality_pipeline_identical_to_local(ray_local, tmp_path
     removed_by = set(zip(ray.removed["stage"], ray.removed["reason"], strict=True))
     assert {"language_filter", "exact_dedup", "minhash_dedup"} <= {stage for stage, _ in removed_by}
     for index in (1, 2, 3):
-        assert ray.report["funnel"][index]["stats"] == local.report["funnel"][index]["stats"]
+        assert ray.report.funnel[index].stats == local.report.funnel[index].stats
 
 
 # --- a row-local stage defined here, to check the generic map path and fault injection -------
@@ -226,7 +226,7 @@ def test_map_stage_identical_to_local(word_count, tmp_path):
     local, ray = run_both(tmp_path, stages, corpus(800))
     assert_identical(local, ray)
     assert "words" in ray.curated.columns
-    assert ray.report["funnel"][1]["stats"] == local.report["funnel"][1]["stats"]
+    assert ray.report.funnel[1].stats == local.report.funnel[1].stats
     artifact = Path("artifacts") / "01-test_ray_word_count" / "words.parquet"
     assert pl.read_parquet(ray.run_dir / artifact).equals(pl.read_parquet(local.run_dir / artifact))
 
@@ -272,8 +272,8 @@ def test_test_split_energy_and_proxy_training_are_the_local_engines(ray_local, t
     ray = curate.run({**config, "name": "ray", "engine": "ray"}, data=corpus())
     assert ray.curated.equals(local.curated) and ray.removed.equals(local.removed)
     assert (ray.run_dir / "test.parquet").read_bytes() == (local.run_dir / "test.parquet").read_bytes()
-    assert ray.report["funnel"][1]["energy"] and local.report["funnel"][1]["energy"]
-    assert ray.report["proxy"]["macro_f1_delta"] == local.report["proxy"]["macro_f1_delta"]
+    assert ray.report.funnel[1].energy and local.report.funnel[1].energy
+    assert ray.report.proxy.macro_f1_delta == local.report.proxy.macro_f1_delta
 
 
 def test_checkpoints_are_the_local_engines(ray_local, tmp_path):
@@ -281,7 +281,7 @@ def test_checkpoints_are_the_local_engines(ray_local, tmp_path):
     config = {"name": "both", "stages": [{"type": "exact_dedup"}], "output": {"dir": str(tmp_path)}}
     ray = curate.run({**config, "engine": "ray"}, data=corpus())
     local = curate.run(config, data=corpus())
-    assert [f.get("resumed") for f in local.report["funnel"][1:]] == [True]
+    assert [f.resumed for f in local.report.stages] == [True]
     assert local.curated.equals(ray.curated) and local.removed.equals(ray.removed)
 
 

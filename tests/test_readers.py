@@ -64,7 +64,7 @@ def test_malformed_rows_are_quarantined_and_nothing_is_lost(tmp_path):
     assert [q["line"] for q in quarantine] == [2, 3]
     assert "invalid JSON" in quarantine[0]["reason"] and "expected a JSON object" in quarantine[1]["reason"]
     assert _accounted(result) + len(quarantine) == 5
-    assert result.report["input"]["quarantined"] == 2
+    assert result.report.input.quarantined == 2
 
 
 def test_ragged_csv_line_error_and_quarantine(tmp_path):

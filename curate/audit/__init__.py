@@ -1,4 +1,11 @@
-"""Jupyter data audits: ``audit.load(run_dir)`` for a finished run, ``audit.profile(data)`` before one."""
+"""Every way to look at a run: report.html, Jupyter views, threshold sweeps, and raw-data profiles.
+
+``audit.load(run_dir)`` opens a finished run (its typed record and files, :mod:`curate.record`) for
+Jupyter; ``audit.profile(data)`` looks at raw data before any pipeline. Modules by object:
+``html`` (the page, with ``svg`` charts and ``units``), ``views`` (removed samples, clusters,
+score histograms), ``run`` (the Jupyter audit), ``sweep`` and ``minhash`` (threshold sweeps),
+``profile`` and ``neardup`` (raw data). Nothing here imports an engine.
+"""
 
 from curate.audit.minhash import minhash_sweep
 from curate.audit.neardup import near_duplicate_rate

@@ -13,18 +13,22 @@ DEFAULT_THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 
 
 def _artifact(run_dir: Path, stage: str | None) -> Path:
+    """The signatures folder a ``minhash_dedup`` stage of the run declared with its threshold."""
+    from curate.record import RunDir, read_record
     from curate.stages.minhash_dedup import ARTIFACT
 
-    found = sorted(p for p in (run_dir / "artifacts").glob(f"*/{ARTIFACT}") if p.is_dir())
-    if stage is not None:
-        found = [p for p in found if p.parent.name.split("-", 1)[-1] == stage]
+    rd = RunDir(run_dir)
+    found = [(rd.artifacts(row.index, row.stage) / cut.artifact, row.stage)
+             for row in read_record(run_dir).stages if stage is None or row.stage == stage
+             for cut in row.thresholds if cut.artifact == ARTIFACT]
+    found = [item for item in found if item[0].is_dir()]
     if not found:
         raise InputError(f"no MinHash signatures under {run_dir / 'artifacts'}" + (f" for stage '{stage}'" if stage else ""),
                          hint="run a pipeline with a minhash_dedup stage (keep_signatures: true) into this run directory")
     if len(found) > 1:
-        names = ", ".join(p.parent.name for p in found)
+        names = ", ".join(label for _, label in found)
         raise InputError(f"several minhash_dedup stages in {run_dir}: {names}", hint="pass stage= one of their names")
-    return found[0]
+    return found[0][0]
 
 
 def _layout_edges(artifact: Path, signatures, bands: int, rows: int) -> pl.DataFrame:

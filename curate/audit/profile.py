@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from curate.audit import svg
 from curate.audit.neardup import near_duplicate_rate, public, removable_share
 from curate.audit.view import View, frame_table
+from curate.audit.views import histogram
 from curate.config import InputConfig
 from curate.io.readers import read_input
-from curate.report import svg
-from curate.report.views import histogram
 from curate.schema import LABEL, TEXT
 
 
@@ -129,7 +129,8 @@ def _profile_html(d: dict[str, Any]) -> str:
     })
     lengths = pl.DataFrame([{"unit": unit, **d[unit]} for unit in ("chars", "words")])
     parts = [frame_table(summary), "<h4>Length distribution</h4>", frame_table(lengths),
-             svg.histogram_chart(d["chars_histogram"], "profile-lengths", "text length (characters)")]
+             svg.histogram_chart(d["chars_histogram"]["edges"], d["chars_histogram"]["kept"], d["chars_histogram"]["removed"],
+                                 "profile-lengths", "text length (characters)")]
     if d["labels"]:
         labels = d["labels"]
         parts += ["<h4>Label balance</h4>",

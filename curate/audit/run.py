@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import numpy as np
 import polars as pl
 
+from curate.audit import html, svg
 from curate.audit.minhash import DEFAULT_THRESHOLDS, minhash_sweep
-from curate.audit.sweep import score_sweep, similarity_sweep
+from curate.audit.sweep import score_sweep, similarity_sweep, similarity_threshold, stage_row
 from curate.audit.view import View, frame_table
-from curate.engine.rundir import RunDir
+from curate.audit.views import duplicate_clusters, removed_samples, score_columns, score_histogram
 from curate.errors import InputError
-from curate.report import html, svg
-from curate.report.views import duplicate_clusters, removed_samples, score_columns, score_histogram, stage_list
-from curate.stages.minhash_dedup import MinHashDedupConfig
+from curate.record import RunDir, RunRecord, read_record
+from curate.stages.base import Threshold
 
 
 class RunAudit:
@@ -34,7 +33,7 @@ class RunAudit:
         if not self.run_dir.report.exists() or not self.run_dir.removed.exists():
             raise InputError(f"{run_dir} is not a finished run directory (no report.json / removed.parquet)",
                              hint="pass the folder `curate run` printed, or RunResult.run_dir")
-        self.report: dict[str, Any] = json.loads(self.run_dir.report.read_text())
+        self.report: RunRecord = read_record(self.run_dir.root)
 
     @cached_property
     def ledger(self) -> pl.DataFrame:
@@ -48,14 +47,16 @@ class RunAudit:
 
     def funnel(self) -> View:
         """Rows and % kept per stage, as a chart and a table with time and energy."""
-        data = pl.DataFrame([{k: row.get(k) for k in ("stage", "type", "rows_in", "rows_out", "removed", "kept_pct",
-                                                      "seconds", "cpu_seconds")} for row in self.report["funnel"]])
+        data = pl.DataFrame([{**row.model_dump(include={"stage", "type", "rows_in", "rows_out", "removed", "kept_pct",
+                                                         "seconds", "cpu_seconds"}),
+                              "kwh": row.energy.kwh if row.energy else None,
+                              "energy_method": row.energy.method if row.energy else None} for row in self.report.funnel])
         return View("funnel", html.funnel_section(self.report).replace("<h2>Funnel</h2>", ""), data)
 
     def removed(self, reason: str | None = None, stage: str | None = None, n: int = 20) -> View:
         """Removed rows with their text, per (stage, reason); filter by ``reason`` and/or ``stage``."""
         samples = removed_samples(self.run_dir, self.ledger, per_reason=n, reason=reason, stage=stage)
-        rows = [{"stage": g["stage"], "reason": g["reason"], **e} for g in samples for e in g["examples"]]
+        rows = [{"stage": g.stage, "reason": g.reason, **e.model_dump()} for g in samples for e in g.examples]
         data = pl.DataFrame(rows) if rows else pl.DataFrame(schema={"stage": pl.String, "reason": pl.String})
         body = html.samples_html(samples, root=None) or '<p class="note">No rows removed for this filter.</p>'
         title = "removed rows" + "".join(f", {k} = {v}" for k, v in (("stage", stage), ("reason", reason)) if v)
@@ -64,33 +65,37 @@ class RunAudit:
     def clusters(self, stage: str | None = None, top: int = 10, shown: int = 5) -> View:
         """The ``top`` largest duplicate clusters (per stage): kept row beside removed rows and similarity."""
         clusters = duplicate_clusters(self.run_dir, self.ledger, top=top, shown=shown, stage=stage)
-        data = pl.DataFrame([{k: c[k] for k in ("stage", "cluster_id", "size", "min_similarity", "max_similarity")}
-                             | {"kept_id": c["kept"]["id"], "kept_text": c["kept"]["text"]} for c in clusters]) \
+        data = pl.DataFrame([c.model_dump(include={"stage", "cluster_id", "size", "min_similarity", "max_similarity"})
+                             | {"kept_id": c.kept.id, "kept_text": c.kept.text} for c in clusters]) \
             if clusters else pl.DataFrame()
         return View(f"largest duplicate clusters{f' of {stage}' if stage else ''}",
                     html.clusters_section(clusters, root=None), data)
 
     def score_columns(self) -> list[str]:
-        """The quality-score columns (``q_*``) this run wrote."""
-        return score_columns(self.run_dir)
+        """The per-row score columns this run wrote: quality scores (``q_*``) and columns a stage declared a cut on."""
+        return score_columns(self.run_dir, self.report)
 
-    def scores(self, column: str, threshold: float | None = None, side: str = "below", bins: int = 30) -> View:
-        """Histogram of a score column over kept and removed rows, with the threshold marked.
+    def scores(self, column: str, threshold: float | None = None, side: Literal["below", "above"] = "below",
+               bins: int = 30) -> View:
+        """Histogram of a score column over kept and removed rows, with the thresholds marked.
 
-        The threshold comes from the stage config when it names one; pass ``threshold`` (and
-        ``side``, the side that is removed) to draw another.
+        The thresholds are those the scoring stage declared; pass ``threshold`` (and ``side``,
+        the side that is removed) to draw another.
         """
-        hist = score_histogram(self.run_dir, self.ledger, column, bins=bins, threshold=threshold, side=side)
-        if hist["stage"] is None and not hist["edges"]:
+        cuts = None if threshold is None else [Threshold(column=column, value=threshold, removes=side, reason="(audit)")]
+        hist = score_histogram(self.run_dir, self.report, self.ledger, column, bins=bins, thresholds=cuts)
+        if hist.stage is None and not hist.edges:
             raise InputError(f"no score column '{column}' in this run",
                              hint=f"score columns are: {', '.join(self.score_columns()) or 'none'}")
         return View(f"scores: {column}", html.scores_section([hist], root=None), hist)
 
     def energy(self) -> View:
-        """Curation energy per stage and the proxy-training comparison (full / curated / random)."""
-        views = self.report.get("views") or {"energy": html.energy_totals(self.report)}
-        body = html.energy_section(self.report, views).replace("<h2>Energy and proxy training</h2>", "")
-        return View("energy", body, {"stages": views.get("energy"), "proxy": self.report.get("proxy")})
+        """Curation energy per stage, the proxy comparison (full / curated / random), break-even and sources."""
+        body = html.energy_section(self.report).replace("<h2>Energy and proxy training</h2>", "")
+        data = pl.DataFrame([{"stage": row.stage, **row.energy.model_dump(exclude={"sources"})}
+                             for row in self.report.stages if row.energy is not None])
+        return View("energy", body, {"stages": data, "curation": self.report.totals.curation_energy,
+                                     "proxy": self.report.proxy})
 
     def sweep_targets(self) -> list[str]:
         """What :meth:`sweep` can sweep here: score columns, then similarity-based dedup stages.
@@ -111,15 +116,14 @@ class RunAudit:
         from its cached signatures (:func:`~curate.audit.minhash_sweep`), ``semantic_dedup`` over
         cosine thresholds (``eps = 1 - threshold``) from its cached nearest neighbours.
         """
-        types = {label: config.get("type") for _, label, config in stage_list(self.run_dir)}
         if target in self.score_columns():
             table, info = score_sweep(self.run_dir.root, target, thresholds, points=points)
             x_label = f"{target} threshold ({info['side']} removed)"
-        elif types.get(target) == "minhash_dedup":
+        elif stage_row(self.report, target, self.run_dir.root).type == "minhash_dedup":
             table = minhash_sweep(self.run_dir.root, DEFAULT_THRESHOLDS if thresholds is None else thresholds,
                                   stage=target).rename({"rows_removed": "removed"})
-            config = next(c for _, label, c in stage_list(self.run_dir) if label == target)
-            info = {"run_threshold": MinHashDedupConfig.model_validate(config).threshold}
+            cut = similarity_threshold(stage_row(self.report, target, self.run_dir.root))
+            info = {"run_threshold": cut.value if cut is not None else None}
             x_label = "Jaccard threshold (cached signatures)"
         else:
             table, info = similarity_sweep(self.run_dir.root, target, thresholds, points=points)
@@ -131,9 +135,10 @@ class RunAudit:
         return View(f"sweep: {target}", chart + frame_table(table, max_rows=12), table)
 
     def _repr_html_(self) -> str:
-        totals = self.report["totals"]
-        head = (f"<b>{self.report['name']}</b>: kept {totals['rows_kept']:,} of {totals['rows_in']:,} rows "
-                f"({totals['kept_pct']}%); views: .funnel() .removed() .clusters() .scores(col) .energy() .sweep(x)")
+        totals = self.report.totals
+        head = (f"<b>{self.report.name}</b>: kept {totals.rows_kept:,} of {totals.rows_in:,} rows "
+                f"({totals.kept_pct}% of the pool); views: .funnel() .removed() .clusters() .scores(col) .energy() "
+                f".sweep(x)")
         return View(f"run {self.run_dir.root}", head + self.funnel().html)._repr_html_()
 
 

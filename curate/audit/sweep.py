@@ -1,13 +1,13 @@
 """Threshold sweeps from a run's cached outputs: "rows removed vs threshold", nothing recomputed.
 
 A quality-score sweep reads the scoring stage's checkpoint (its kept rows carry the score
-column) and its ledger rows for that rule (the value that broke it), so the rows the rule
-decided have a value and the count the rule removes at any threshold follows. A similarity
-sweep (semantic or near-duplicate stages) reads a per-row similarity artefact when the stage
-cached one (semantic_dedup's ``semantic_neighbours.parquet``: every row's cosine to its nearest
-higher-priority row, so any eps is exact), and falls back to the ledger's scores, which only
-tell the counts at thresholds at or above the run's own. MinHash stages: see
-:func:`curate.audit.minhash_sweep`.
+column) and its ledger rows under the thresholds it declared on that column (the value that
+broke them), so the rows the rule decided have a value and the count the rule removes at any
+threshold follows. A similarity sweep (semantic or near-duplicate stages) reads the per-row
+similarity artefact the stage declared with its threshold (semantic_dedup's
+``semantic_neighbours.parquet``: every row's cosine to its nearest higher-priority row, so any
+eps is exact), and falls back to the ledger's scores, which only tell the counts at thresholds
+at or above the run's own. MinHash stages: see :func:`curate.audit.minhash_sweep`.
 """
 
 from __future__ import annotations
@@ -17,17 +17,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from curate.engine.rundir import RunDir
+from curate.audit.views import declared, score_values
 from curate.errors import InputError
-from curate.quality.rules import BY_NAME
-from curate.report.adapt import score_threshold
-from curate.report.views import score_values, stage_list
+from curate.record import RunDir, RunRecord, read_record
+from curate.record.models import FunnelRow
 from curate.schema import ID
-
-SIMILARITY_FILES = ("semantic_neighbours.parquet", "similarity.parquet", "similarities.parquet",
-                    "max_similarity.parquet")
-SIMILARITY_COLUMNS = ("nearest_similarity", "max_similarity", "similarity", "cosine", "score")
-_RUN_THRESHOLD_KEYS = ("threshold", "similarity_threshold", "jaccard_threshold")
+from curate.stages.base import Threshold
 
 
 def _grid(values: np.ndarray, thresholds: list[float] | np.ndarray | None, points: int) -> np.ndarray:
@@ -46,20 +41,6 @@ def count_removed(values: np.ndarray, thresholds: np.ndarray, side: str) -> np.n
     return len(ordered) - np.searchsorted(ordered, thresholds, side="right")
 
 
-def _rule_bound(stage_config: dict | None, column: str) -> tuple[float, str] | None:
-    """A ``heuristic_filter`` stage's bound on ``column`` (its preset's or overridden) and the removed side;
-    the lower bound when the rule has both."""
-    if not stage_config or stage_config.get("type") != "heuristic_filter":
-        return None
-    from curate.stages.heuristic_filter import HeuristicFilterConfig
-
-    config = HeuristicFilterConfig.model_validate(stage_config)
-    for name, (low, high) in config.bounds().items():
-        if BY_NAME[name].column == column:
-            return (float(low), "below") if low is not None else (float(high), "above") if high is not None else None
-    return None
-
-
 def score_sweep(run_dir: str | Path, column: str, thresholds: list[float] | np.ndarray | None = None,
                 side: str | None = None, points: int = 50) -> tuple[pl.DataFrame, dict]:
     """Rows a quality stage would remove at each threshold of one score column.
@@ -73,50 +54,54 @@ def score_sweep(run_dir: str | Path, column: str, thresholds: list[float] | np.n
     thresholds : sequence of float, optional
         Where to evaluate; by default ``points`` quantiles of the values.
     side : {"below", "above"}, optional
-        Which side of the threshold is removed; by default from the stage config, else "below".
+        Which side of the threshold is removed; by default the side of the first threshold the
+        scoring stage declared on the column, else "below".
 
     Returns
     -------
     (polars.DataFrame, dict)
         ``threshold, removed, removed_pct`` and ``{"stage", "column", "side", "run_threshold", "rows"}``.
     """
-    rd = RunDir(Path(run_dir))
-    stage, values = score_values(rd, pl.read_parquet(rd.removed), column)
+    rd, record = RunDir(Path(run_dir)), read_record(run_dir)
+    stage, values = score_values(rd, record, pl.read_parquet(rd.removed), column)
     if values.height == 0:
         raise InputError(f"no score column '{column}' in run {run_dir}",
                          hint="score columns are the q_* columns of a quality stage's checkpoint")
-    configs = {label: config for _, label, config in stage_list(rd)}
-    run = score_threshold(configs.get(stage), column) or _rule_bound(configs.get(stage), column)
-    side = side or (run[1] if run else "below")
+    cuts = [t for t in declared(record, column, stage) if side is None or t.removes == side]
+    run = cuts[0] if cuts else None
+    side = side or (run.removes if run else "below")
     array = values["value"].drop_nulls().to_numpy()
     grid = _grid(array, thresholds, points)
     removed = count_removed(array, grid, side)
     table = pl.DataFrame({"threshold": grid, "removed": removed.astype(np.int64),
                           "removed_pct": np.round(100 * removed / max(len(array), 1), 3)})
-    return table, {"stage": stage, "column": column, "side": side, "run_threshold": run[0] if run else None,
+    return table, {"stage": stage, "column": column, "side": side, "run_threshold": run.value if run else None,
                    "rows": len(array)}
 
 
-def _stage_index(rd: RunDir, stage: str) -> tuple[int, dict]:
-    for index, label, config in stage_list(rd):
-        if label == stage:
-            return index, config
-    raise InputError(f"stage '{stage}' is not in run {rd.root}",
-                     hint="stages are: " + ", ".join(label for _, label, _ in stage_list(rd)))
+def stage_row(record: RunRecord, stage: str, where: Path) -> FunnelRow:
+    """The funnel row of the stage named ``stage``, or an InputError listing the stages."""
+    row = record.stage(stage)
+    if row is None:
+        raise InputError(f"stage '{stage}' is not in run {where}",
+                         hint="stages are: " + ", ".join(r.stage for r in record.stages))
+    return row
 
 
-def similarity_values(rd: RunDir, stage: str) -> tuple[np.ndarray, str]:
-    """Per-row similarities of a dedup stage: its cached artefact when present, else its ledger scores."""
-    index, _ = _stage_index(rd, stage)
-    folder = rd.artifacts(index, stage)
-    for name in SIMILARITY_FILES:
-        path = folder / name
-        if path.exists():
-            schema = pl.read_parquet_schema(path)
-            column = next((c for c in SIMILARITY_COLUMNS if c in schema), None)
-            if column is not None:
-                return pl.read_parquet(path, columns=[column])[column].drop_nulls().to_numpy(), "artifact"
-    ledger = pl.scan_parquet(rd.removed).filter(pl.col("stage") == stage).select(ID, "score").collect()
+def similarity_threshold(row: FunnelRow) -> Threshold | None:
+    """The similarity cut a dedup stage declared (rows at or above it are duplicates)."""
+    return next((t for t in row.thresholds if t.removes == "at_or_above"), None)
+
+
+def similarity_values(rd: RunDir, row: FunnelRow) -> tuple[np.ndarray, str]:
+    """Per-row similarities of a dedup stage: the artefact it declared with its threshold when that
+    file holds the column, else its ledger scores."""
+    cut = similarity_threshold(row)
+    if cut is not None and cut.artifact is not None:
+        path = rd.artifacts(row.index, row.stage) / cut.artifact
+        if path.is_file() and cut.column in pl.read_parquet_schema(path):
+            return pl.read_parquet(path, columns=[cut.column])[cut.column].drop_nulls().to_numpy(), "artifact"
+    ledger = pl.scan_parquet(rd.removed).filter(pl.col("stage") == row.stage).select(ID, "score").collect()
     return ledger["score"].drop_nulls().to_numpy(), "ledger"
 
 
@@ -125,10 +110,10 @@ def similarity_sweep(run_dir: str | Path, stage: str, thresholds: list[float] | 
     """Rows a similarity-based dedup stage would remove at each similarity threshold.
 
     A row goes when its similarity to a higher-priority neighbour is at or above the threshold.
-    With the stage's per-row similarity artefact (semantic_dedup's
-    ``artifacts/NN-label/semantic_neighbours.parquet``, or a ``similarity.parquet``) every
-    threshold is answered; from the ledger alone only thresholds at or above the run's (the
-    others get a null ``removed``). For SemDeDup, ``eps = 1 - threshold``.
+    With the per-row similarity artefact the stage declared (semantic_dedup's
+    ``artifacts/NN-label/semantic_neighbours.parquet``) every threshold is answered; from the
+    ledger alone only thresholds at or above the run's (the others get a null ``removed``).
+    For SemDeDup, ``eps = 1 - threshold``.
 
     Returns
     -------
@@ -136,11 +121,10 @@ def similarity_sweep(run_dir: str | Path, stage: str, thresholds: list[float] | 
         ``threshold, eps, removed`` and ``{"stage", "source", "run_threshold", "rows"}``.
     """
     rd = RunDir(Path(run_dir))
-    _, config = _stage_index(rd, stage)
-    values, source = similarity_values(rd, stage)
-    run = next((float(config[k]) for k in _RUN_THRESHOLD_KEYS if isinstance(config.get(k), (int, float))), None)
-    if run is None and isinstance(config.get("eps"), (int, float)):
-        run = 1.0 - float(config["eps"])
+    row = stage_row(read_record(run_dir), stage, rd.root)
+    values, source = similarity_values(rd, row)
+    cut = similarity_threshold(row)
+    run = cut.value if cut is not None else None
     grid = _grid(values, thresholds, points)
     # compare in the values' precision, as the stage does (SemDeDup: float32 cosine >= float32(1 - eps))
     cut = grid.astype(values.dtype) if values.dtype.kind == "f" else grid

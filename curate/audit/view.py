@@ -9,7 +9,8 @@ from typing import Any
 
 import polars as pl
 
-from curate.report.html import STYLE
+from curate.audit.html import STYLE
+from curate.audit.units import number
 
 
 @dataclass
@@ -42,10 +43,8 @@ def scoped_style() -> str:
 
 def frame_table(df: pl.DataFrame, max_rows: int = 50) -> str:
     """An HTML table of the first ``max_rows`` rows of a frame."""
-    from curate.report.html import _fmt
-
     head = "".join(f"<th>{escape(c)}</th>" for c in df.columns)
-    rows = "".join("<tr>" + "".join(f"<td>{_fmt(v) if v is not None else ''}</td>" for v in row) + "</tr>"
+    rows = "".join("<tr>" + "".join(f"<td>{number(v) if v is not None else ''}</td>" for v in row) + "</tr>"
                    for row in df.head(max_rows).iter_rows())
     more = f'<p class="note">{df.height - max_rows:,} more rows in .data</p>' if df.height > max_rows else ""
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{more}"

@@ -55,10 +55,3 @@ class Budget:
         if status.state != "ok":
             notify(status.message)
         return status.message if status.state == "exceeded" else None
-
-    def to_dict(self) -> dict:
-        """The budget, what was used, and whether and why the run stopped."""
-        return {"kwh": self.config.kwh if self.config else None,
-                "gco2eq": self.config.gco2eq if self.config else None,
-                "used_kwh": self.used_.kwh, "used_gco2eq": self.used_.gco2eq, "method": self.used_.method,
-                "exceeded": self.exceeded_}

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from curate.energy.config import EnergyConfig
 from curate.errors import CurateError, require
@@ -24,13 +25,37 @@ def cpu_seconds() -> float:
     return float(sum(os.times()[:4]))
 
 
-@dataclass(frozen=True)
-class EnergyReading:
+class EnergySource(BaseModel):
+    """How one part of a reading was obtained: a hardware counter, or a model and its figure.
+
+    ``figure`` is the number the model used (the CPU's or RAM's power in watts, the grid's
+    gCO2eq per kWh) and ``origin`` where that number came from.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: Literal["measured", "estimated"]
+    how: str
+    figure: float | None = None
+    unit: str | None = None
+    origin: str = ""
+
+    def describe(self) -> str:
+        """One line: ``estimated: CPU load x power, 95 W (CodeCarbon's TDP table)``."""
+        figure = f", {self.figure:.4g} {self.unit}" if self.figure is not None else ""
+        origin = f" ({self.origin})" if self.origin else ""
+        return f"{self.method}: {self.how}{figure}{origin}"
+
+
+class EnergyReading(BaseModel):
     """Energy, emissions and time of one metered span (or the mean of ``repetitions`` spans).
 
     ``kwh`` is the sum of ``cpu_kwh``, ``ram_kwh`` and ``gpu_kwh``; ``method`` is ``measured``
-    or ``estimated``; ``sources`` says, per component, what CodeCarbon used.
+    or ``estimated``; ``sources`` says, per component (``cpu``, ``ram``, ``gpu``) and for the
+    ``grid`` intensity behind ``gco2eq``, how CodeCarbon got the figure.
     """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     kwh: float
     cpu_kwh: float
@@ -39,56 +64,74 @@ class EnergyReading:
     gco2eq: float
     wall_seconds: float
     cpu_seconds: float
-    method: str
-    sources: dict[str, str] = field(default_factory=dict)
+    method: Literal["measured", "estimated"]
+    sources: dict[str, EnergySource] = Field(default_factory=dict)
     repetitions: int = 1
 
     def __add__(self, other: EnergyReading) -> EnergyReading:
         """Two spans together: figures add up; ``measured`` only if both were."""
         method = MEASURED if self.method == other.method == MEASURED else ESTIMATED
-        sums = {name: getattr(self, name) + getattr(other, name)
-                for name in ("kwh", "cpu_kwh", "ram_kwh", "gpu_kwh", "gco2eq", "wall_seconds", "cpu_seconds")}
+        sums = {name: getattr(self, name) + getattr(other, name) for name in _FIGURES}
         return EnergyReading(**sums, method=method, sources={**other.sources, **self.sources},
                              repetitions=self.repetitions + other.repetitions)
 
     def per(self, repetitions: int) -> EnergyReading:
         """This span divided into ``repetitions`` equal parts (the figure per repetition)."""
         scale = 1.0 / repetitions
-        return replace(self, kwh=self.kwh * scale, cpu_kwh=self.cpu_kwh * scale, ram_kwh=self.ram_kwh * scale,
-                       gpu_kwh=self.gpu_kwh * scale, gco2eq=self.gco2eq * scale,
-                       wall_seconds=self.wall_seconds * scale, cpu_seconds=self.cpu_seconds * scale,
-                       repetitions=repetitions)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready figures (kWh, gCO2eq, seconds, method, sources, repetitions)."""
-        return asdict(self)
+        return self.model_copy(update={**{name: getattr(self, name) * scale for name in _FIGURES},
+                                       "repetitions": repetitions})
 
     @classmethod
     def zero(cls) -> EnergyReading:
         """No span at all (the neutral element of ``+``)."""
-        return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, MEASURED, {}, 0)
+        return cls(**dict.fromkeys(_FIGURES, 0.0), method=MEASURED, sources={}, repetitions=0)
 
 
-def _source(hardware: Any, config: EnergyConfig) -> tuple[str, str, str]:
-    """(component, method, description) of one CodeCarbon hardware object."""
+_FIGURES = ("kwh", "cpu_kwh", "ram_kwh", "gpu_kwh", "gco2eq", "wall_seconds", "cpu_seconds")
+
+
+def _source(hardware: Any, config: EnergyConfig, data: Any) -> tuple[str, EnergySource]:
+    """(component, source) of one CodeCarbon hardware object."""
     kind = type(hardware).__name__
     if kind == "CPU":
         mode = getattr(hardware, "_mode", "unknown")
         if mode in _COUNTER_MODES:
-            return "cpu", MEASURED, _COUNTER_MODES[mode]
+            return "cpu", EnergySource(method=MEASURED, how=f"{_COUNTER_MODES[mode]} energy counters")
         origin = "set by energy.cpu_watts" if config.cpu_watts else "CodeCarbon's TDP table"
         if getattr(hardware, "_is_generic_tdp", False):
             origin = "generic constant: CPU model unknown, set energy.cpu_watts"
-        return "cpu", ESTIMATED, f"{mode} model x {getattr(hardware, '_tdp', '?')} W ({origin})"
+        tdp = getattr(hardware, "_tdp", None)
+        return "cpu", EnergySource(method=ESTIMATED, how=f"{mode} model x the CPU's power",
+                                   figure=float(tdp) if isinstance(tdp, (int, float)) else None, unit="W",
+                                   origin=origin)
     if kind == "GPU":
-        return "gpu", MEASURED, "NVML/AMDSMI energy counters"
+        return "gpu", EnergySource(method=MEASURED, how="NVML/AMDSMI energy counters")
     if kind == "RAM":
-        origin = "set by energy.ram_watts" if config.ram_watts else "CodeCarbon's RAM model"
-        return "ram", ESTIMATED, f"RAM power x time ({origin})"
+        origin = "set by energy.ram_watts" if config.ram_watts else "CodeCarbon's RAM model (about 3 W per 8 GB DIMM)"
+        watts = getattr(data, "ram_power", None)
+        return "ram", EnergySource(method=ESTIMATED, how="RAM power x time",
+                                   figure=float(watts) if isinstance(watts, (int, float)) else None, unit="W",
+                                   origin=origin)
     if kind in {"AppleSiliconChip", "Raspberry"}:
         part = str(getattr(hardware, "chip_part", "CPU")).lower()
-        return part, MEASURED, f"{kind} power counters"
-    return kind.lower(), ESTIMATED, repr(hardware)
+        return part, EnergySource(method=MEASURED, how=f"{kind} power counters")
+    return kind.lower(), EnergySource(method=ESTIMATED, how=repr(hardware))
+
+
+def _grid(config: EnergyConfig, data: Any) -> EnergySource:
+    """Where the gCO2eq per kWh behind the emissions came from."""
+    kwh = float(getattr(data, "energy_consumed", 0.0) or 0.0)
+    figure = round(1000.0 * float(data.emissions) / kwh, 3) if kwh > 0 else None  # kg / kWh -> g / kWh
+    iso, name = getattr(data, "country_iso_code", None), getattr(data, "country_name", None)
+    if config.grid_intensity is not None:
+        origin = "set by energy.grid_intensity"
+    elif iso:
+        how = "energy.country_iso_code" if config.country_iso_code else "the location CodeCarbon looked up"
+        origin = f"CodeCarbon's grid mix of {name or iso} ({iso}), from {how}"
+    else:
+        origin = "CodeCarbon's world average: no location offline; set energy.country_iso_code or energy.grid_intensity"
+    return EnergySource(method=ESTIMATED, how="energy x grid carbon intensity", figure=figure, unit="gCO2eq/kWh",
+                        origin=origin)
 
 
 def _tracker(config: EnergyConfig) -> Any:
@@ -146,8 +189,8 @@ class Meter:
         if data is None:
             raise CurateError("the energy meter (CodeCarbon) did not return a reading",
                               hint="check that codecarbon and psutil are installed (pip install 'curate[energy]')")
-        sources = [_source(h, self.config) for h in getattr(self.tracker_, "_hardware", [])]
-        methods = {part: method for part, method, _ in sources}
+        sources = dict(_source(h, self.config, data) for h in getattr(self.tracker_, "_hardware", []))
+        methods = {part: source.method for part, source in sources.items()}
         figures = {"cpu_kwh": data.cpu_energy, "ram_kwh": data.ram_energy, "gpu_kwh": data.gpu_energy}
         if not all(math.isfinite(v) and v >= 0 for v in figures.values()) or not methods:
             raise CurateError(f"the energy meter returned unusable figures {figures}",
@@ -156,5 +199,5 @@ class Meter:
         self.reading_ = EnergyReading(
             kwh=sum(figures.values()), **figures, gco2eq=float(data.emissions) * 1000.0,
             wall_seconds=float(data.duration), cpu_seconds=cpu, method=method,
-            sources={part: f"{method_}: {text}" for part, method_, text in sources},
+            sources={**sources, "grid": _grid(self.config, data)},
         )

@@ -5,38 +5,29 @@ from __future__ import annotations
 import io
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 import xxhash
 
+from curate.audit.html import write_page
+from curate.audit.views import build_views
 from curate.config import PipelineConfig, config_hash
 from curate.energy import Budget, EnergyReading, Meter
 from curate.engine.invariants import check_partition
 from curate.engine.observer import RunObserver
-from curate.engine.rundir import RunDir
 from curate.errors import ConfigError, InputError, StageError
 from curate.guard import Guard, Restoration
 from curate.io.readers import ReadResult, content_ids, read_input
 from curate.io.writers import write_json, write_jsonl, write_parquet
+from curate.record import SCHEMA_VERSION, RunDir, RunRecord, StageRecord, build_record, write_record
+from curate.record.build import budget_use, curation_energy
+from curate.record.manifest import build_manifest
+from curate.record.models import GuardRecord, ProxyOutcome, Restored, Split, Splits
 from curate.registry import get_stage
-from curate.report.html import publish_report
-from curate.report.manifest import build_manifest
-from curate.report.summary import build_report
 from curate.schema import ID, LABEL, TEXT, empty_ledger, make_ledger
 from curate.stages.base import RunContext
-
-
-@dataclass
-class StageRecord:
-    """One stage's outcome as the engine saw it."""
-
-    index: int
-    label: str
-    type: str
-    stats: dict[str, Any]
-    removed: pl.DataFrame
 
 
 @dataclass
@@ -45,7 +36,7 @@ class EngineOutput:
 
     curated: pl.DataFrame
     removed: pl.DataFrame
-    report: dict[str, Any]
+    report: RunRecord
     run_dir: RunDir
     records: list[StageRecord] = field(default_factory=list)
 
@@ -123,7 +114,8 @@ class LocalEngine:
         ledgers = [ledger]
         records: list[StageRecord] = []
         restorations: list[Restoration] = []
-        key = config_hash({"input": input_hash, "seed": config.seed,
+        # checkpoints hold stats in the record's shapes: a new schema version recomputes them
+        key = config_hash({"input": input_hash, "seed": config.seed, "record": SCHEMA_VERSION,
                            **({"test": config.proxy_train.test.model_dump(mode="json")} if test is not None else {}),
                            **({"validation": self._judge_settings_key()} if validation is not None else {})})
         bases = set()
@@ -137,18 +129,20 @@ class LocalEngine:
             key = config_hash({"previous": key, "stage": stage_config.model_dump(mode="json")})
             bases.add(run_dir.stage_base(index, stage.label).name)
             kept, removed, stats = self._run_stage(index, stage, current, key, run_dir, guard)
-            verdict = stats.get("guard")
-            if verdict is not None and verdict["restored"]:
+            record = StageRecord(index, stage.label, stage.name, stats, removed, stage.thresholds(),
+                                 self._artifacts(run_dir, index, stage))
+            verdict = record.verdict
+            if verdict is not None and verdict.restored:
                 self.observer.message(f"guard: restored the {removed.height:,} rows '{stage.label}' removed: "
-                                      f"{verdict['reason']}")
-                restorations.append(Restoration(stage.label, removed, verdict["reason"], "stage"))
-                removed = empty_ledger()
+                                      f"{verdict.reason}")
+                restorations.append(Restoration(stage.label, removed, verdict.reason, "stage"))
+                record.removed = removed = empty_ledger()
             else:
                 current = kept
             ledgers.append(removed)
-            records.append(StageRecord(index, stage.label, stage.name, stats, removed))
-            if "energy" in stats and not stats["resumed"]:
-                stopped = budget.charge(EnergyReading(**stats["energy"]), f"stage '{stage.label}'", self.observer.message)
+            records.append(record)
+            if record.energy is not None and not stats["resumed"]:
+                stopped = budget.charge(record.energy, f"stage '{stage.label}'", self.observer.message)
                 if stopped:
                     break
         if stopped is None:
@@ -169,18 +163,19 @@ class LocalEngine:
         proxy = None
         if config.proxy_train is not None and stopped is None:
             proxy = self._proxy(pool, current, test, records, budget, len(config.stages) + 1,
-                                guard_report["energy"] if guard_report else None)
-            stopped = proxy["stopped"]
-        splits = self._splits_report(frame, pool, split_off, test, validation, guard)
-        report = build_report(config, read, frame, current, removed_all, records, time.time() - started,
-                              proxy=proxy, budget=budget.to_dict() if config.budget else None, stopped=stopped,
+                                guard_report.energy if guard_report else None)
+            stopped = proxy.stopped
+        splits = self._splits(frame, pool, split_off, test, validation, guard)
+        record = build_record(config, read, frame, current, removed_all, records, time.time() - started,
+                              proxy=proxy, budget=budget_use(budget) if config.budget else None, stopped=stopped,
                               test_rows=0 if split_off is None else split_off.height,
                               validation_rows=0 if validation is None else validation.height,
                               splits=splits, guard=guard_report)
-        write_json(build_manifest(config, input_hash, read.source), run_dir.manifest)
-        write_json(report, run_dir.report)
-        report = publish_report(run_dir.root)
-        return EngineOutput(current, removed_all, report, run_dir, records)
+        record = record.model_copy(update={"views": build_views(run_dir, record)})
+        write_json(build_manifest(config, input_hash, read.source).model_dump(mode="json"), run_dir.manifest)
+        write_record(record, run_dir.root)
+        write_page(record, run_dir.root)
+        return EngineOutput(current, removed_all, record, run_dir, records)
 
     def read(self, data: Any = None) -> ReadResult:
         """Read the configured input (or ``data``); the Ray engine reads shard folders in parallel."""
@@ -287,11 +282,8 @@ class LocalEngine:
 
     def _final_guard(self, guard: Guard, pool: pl.DataFrame, current: pl.DataFrame, ledgers: list[pl.DataFrame],
                      records: list[StageRecord], restorations: list[Restoration]):
-        """Judge the compound, restore stages until it holds; returns (kept, ledgers, the report's guard section)."""
-        from curate.guard import StageVerdict
-
-        candidates = [(StageVerdict(**{k: v for k, v in r.stats["guard"].items() if k != "energy"}), r.removed)
-                      for r in records if r.removed.height and "guard" in r.stats]
+        """Judge the compound, restore stages until it holds; returns (kept, ledgers, the guard's record)."""
+        candidates = [(r.verdict, r.removed) for r in records if r.removed.height and r.verdict is not None]
         meter = Meter(self.config.metered) if self.config.metered is not None else None
         with meter or nullcontext():
             declined = [r for r in records if r.stats.get("auto_budget", {}).get("chosen_fraction", 0) >= 1]
@@ -306,48 +298,45 @@ class LocalEngine:
             current = (pl.concat([current, pool.join(back, on=ID, how="semi")], how="diagonal_relaxed")
                        .join(order, on=ID, how="left").sort("_order").drop("_order"))
             ledgers = [ledger.join(back, on=ID, how="anti") for ledger in ledgers]
+        verdicts = [r.verdict for r in records if r.verdict is not None]
         readings = [r for r in (guard.energy_, meter.reading_ if meter is not None else None) if r is not None]
-        readings += [EnergyReading(**r.stats["guard"]["energy"]) for r in records
-                     if "guard" in r.stats and r.stats["guard"].get("energy")]
-        energy = sum(readings, EnergyReading.zero()).to_dict() if readings else None
+        readings += [v.energy for v in verdicts if v.energy is not None]
         judge = guard.judge
-        report = {
-            "verdict": outcome.verdict, "reason": outcome.reason, "tolerance": judge.settings.tolerance,
-            "model": judge.settings.model, "validation_rows": judge.validation_rows,
-            "reference": judge.reference_.to_dict(),
-            "stages": [{**{k: v for k, v in r.stats["guard"].items() if k != "energy"}} for r in records
-                       if "guard" in r.stats],
-            "final_checks": [asdict(check) for check in outcome.checks],
-            "restored": [{"stage": r.stage, "rows": r.ledger.height, "reason": r.reason, "at": r.at}
-                         for r in restorations],
-            "energy": energy,
-        }
-        return current, ledgers, report
+        record = GuardRecord(
+            verdict=outcome.verdict, reason=outcome.reason, tolerance=judge.settings.tolerance,
+            model=judge.settings.model, validation_rows=judge.validation_rows, reference=judge.reference_,
+            stages=verdicts, final_checks=outcome.checks,
+            restored=[Restored(stage=r.stage, rows=r.ledger.height, reason=r.reason, at=r.at) for r in restorations],
+            energy=sum(readings, EnergyReading.zero()) if readings else None,
+        )
+        return current, ledgers, record
 
-    def _splits_report(self, frame: pl.DataFrame, pool: pl.DataFrame, split_off: pl.DataFrame | None,
-                       test: pl.DataFrame | None, validation: pl.DataFrame | None, guard: Guard | None) -> dict:
+    def _splits(self, frame: pl.DataFrame, pool: pl.DataFrame, split_off: pl.DataFrame | None,
+                test: pl.DataFrame | None, validation: pl.DataFrame | None, guard: Guard | None) -> Splits:
         """How many rows each split has and what each was used for."""
-        out: dict[str, Any] = {"input": {"rows": frame.height},
-                               "pool": {"rows": pool.height, "used_for": "curation; the full, curated and random "
-                                        "proxy arms all train on it"}}
-        if test is not None:
-            out["test"] = {"rows": test.height, "source": "split off the input" if split_off is not None else "a separate file",
-                           "used_for": "read once, after curation, to score the proxy arms"}
-        if validation is not None:
-            out["validation"] = {"rows": validation.height, "used_for": "every data-driven decision: budget: auto and "
-                                 "the guard" if guard is not None else "nothing: too few rows for the guard to judge"}
-        return out
+        return Splits(
+            input=Split(rows=frame.height),
+            pool=Split(rows=pool.height, used_for="curation; the full, curated and random proxy arms all train on it"),
+            test=None if test is None else Split(
+                rows=test.height, source="split off the input" if split_off is not None else "a separate file",
+                used_for="read once, after curation, to score the proxy arms"),
+            validation=None if validation is None else Split(
+                rows=validation.height, used_for="every data-driven decision: budget: auto and the guard"
+                if guard is not None else "nothing: too few rows for the guard to judge"),
+        )
+
+    def _artifacts(self, run_dir: RunDir, index: int, stage) -> list[str]:
+        """The artefacts ``stage`` declares that exist, relative to the run directory."""
+        folder = run_dir.artifacts(index, stage.label)
+        return [str((folder / name).relative_to(run_dir.root)) for name in stage.artifacts if (folder / name).exists()]
 
     def _proxy(self, pool: pl.DataFrame, curated: pl.DataFrame, test: pl.DataFrame, records: list[StageRecord],
-               budget: Budget, index: int, guard_energy: dict | None = None) -> dict[str, Any]:
+               budget: Budget, index: int, guard_energy: EnergyReading | None = None) -> ProxyOutcome:
         """Proxy training after the stages; curation energy is every stage's (checkpointed ones included)
         plus the guard's."""
         from curate.proxy import run_proxy
 
-        readings = [EnergyReading(**r.stats["energy"]) for r in records if "energy" in r.stats]
-        if guard_energy is not None:
-            readings.append(EnergyReading(**guard_energy))
-        curation = sum(readings, EnergyReading.zero()) if readings else None
+        curation = curation_energy(records, guard_energy)
         self.observer.stage_started(index, "proxy_train", pool.height, resumed=False)
         proxy = run_proxy(self.config.proxy_train, self.config.metered, pool, curated, test, self.config.seed,
                           budget, curation, self.observer.message)
@@ -382,7 +371,7 @@ class LocalEngine:
             "seconds": round(wall, 4),
             "cpu_seconds": round(cpu, 4),
             **result.stats,
-            **({"energy": meter.reading_.to_dict()} if meter is not None else {}),
+            **({"energy": meter.reading_.model_dump(mode="json")} if meter is not None else {}),
             "resumed": False,
         }
         check_partition(df[ID], result.kept, result.removed, f"stage '{stage.label}'")
@@ -394,8 +383,10 @@ class LocalEngine:
         return result.kept, removed, stats
 
     def _check_stage(self, guard: Guard, label: str, df: pl.DataFrame, kept: pl.DataFrame) -> dict[str, Any]:
-        """The guard's verdict on one stage, metered on its own (it is curation cost, not the stage's)."""
+        """The guard's verdict on one stage, metered on its own (it is curation cost, not the stage's),
+        as the stats (and checkpoint) hold it."""
         meter = Meter(self.config.metered) if self.config.metered is not None else None
         with meter or nullcontext():
             verdict = guard.check_stage(label, df, kept, guard.judge.score(df).macro_f1)
-        return {**verdict.to_dict(), "energy": meter.reading_.to_dict() if meter is not None else None}
+        verdict = verdict.model_copy(update={"energy": meter.reading_ if meter is not None else None})
+        return verdict.model_dump(mode="json")

@@ -11,34 +11,15 @@ with the guard's reason, and the report says what the guard did and why.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 import polars as pl
 
-from curate.guard.judge import Fit, ValidationJudge
+from curate.guard.judge import ValidationJudge
+from curate.record.models import FinalCheck, Fit, StageVerdict
 from curate.schema import ID, LEDGER_SCHEMA
 
 HOLDS, BACKED_OFF, NO_SAFE_REDUCTION = "holds", "backed off", "no safe reduction found"
-
-
-@dataclass(frozen=True)
-class StageVerdict:
-    """The guard's judgement of one stage (``restored`` when its removals were undone)."""
-
-    stage: str
-    removed: int
-    removed_share: float
-    macro_f1_before: float
-    macro_f1_after: float
-    delta: float
-    random_macro_f1: float | None
-    restored: bool
-    reason: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return asdict(self)
 
 
 @dataclass
@@ -54,17 +35,6 @@ class Restoration:
         """The stage's ledger rows with the guard's reason (the restored-rows file's schema)."""
         return self.ledger.select(list(LEDGER_SCHEMA)).with_columns(guard_reason=pl.lit(self.reason, pl.String),
                                                                      guard_step=pl.lit(self.at, pl.String))
-
-
-@dataclass
-class FinalCheck:
-    """One judgement of the compound: the curated rows against the pool and a random subset."""
-
-    rows: int
-    macro_f1: float
-    random_macro_f1: float
-    holds: bool
-    restored_stage: str | None = None
 
 
 @dataclass
@@ -116,8 +86,9 @@ class Guard:
             if after.macro_f1 < random:
                 reason = (f"validation macro-F1 {after.macro_f1:.4f} is below a random subset of the stage's input "
                           f"of the same size ({random:.4f})")
-        return StageVerdict(label, removed, round(share, 6), before, after.macro_f1, round(after.macro_f1 - before, 6),
-                            random, reason is not None, reason)
+        return StageVerdict(stage=label, removed=removed, removed_share=round(share, 6), macro_f1_before=before,
+                            macro_f1_after=after.macro_f1, delta=round(after.macro_f1 - before, 6),
+                            random_macro_f1=random, restored=reason is not None, reason=reason)
 
     def check_final(self, pool: pl.DataFrame, curated: pl.DataFrame, candidates: list[tuple[StageVerdict, pl.DataFrame]],
                     backed_off: int = 0) -> tuple[GuardOutcome, list[Restoration]]:
@@ -140,7 +111,7 @@ class Guard:
             fit = self.judge.score(rows)
             random = self.judge.random_score(pool, rows.height) if rows.height < pool.height else fit.macro_f1
             holds = self.judge.within_tolerance(fit) and fit.macro_f1 >= random
-            checks.append(FinalCheck(rows.height, fit.macro_f1, random, holds))
+            checks.append(FinalCheck(rows=rows.height, macro_f1=fit.macro_f1, random_macro_f1=random, holds=holds))
             if holds or not remaining:
                 break
             verdict, ledger = remaining.pop(0)
@@ -149,7 +120,7 @@ class Guard:
                       if not self.judge.within_tolerance(fit) else f"below a random subset of the same size ({random:.4f})")
                    + f"; '{verdict.stage}' cost the most ({verdict.delta:+.4f})")
             restorations.append(Restoration(verdict.stage, ledger, why, "final"))
-            checks[-1].restored_stage = verdict.stage
+            checks[-1] = checks[-1].model_copy(update={"restored_stage": verdict.stage})
             kept_ids = pl.concat([kept_ids, ledger.select(pl.col(ID).cast(pl.String))])
         return self._outcome(checks, len(restorations) + backed_off, pool.height), restorations
 

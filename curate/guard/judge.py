@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 
@@ -23,28 +23,10 @@ from curate.energy import EnergyConfig, Meter
 from curate.errors import InputError
 from curate.proxy.metrics import paired_differences, scores
 from curate.proxy.models import make_model
+from curate.record.models import Fit
 from curate.schema import ID, LABEL, TEXT
 
 Embed = Callable[[pl.DataFrame, Any], np.ndarray]
-
-
-@dataclass(frozen=True)
-class Fit:
-    """One judged training set: its size, validation scores, the cost of the fit, and its
-    validation predictions (for paired comparisons; not part of the record)."""
-
-    rows: int
-    macro_f1: float
-    accuracy: float
-    seconds: float
-    cpu_seconds: float
-    kwh: float | None
-    predictions: np.ndarray = field(repr=False, compare=False, default=None)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready figures."""
-        return {"rows": self.rows, "macro_f1": self.macro_f1, "accuracy": self.accuracy, "seconds": self.seconds,
-                "cpu_seconds": self.cpu_seconds, "kwh": self.kwh}
 
 
 @dataclass(frozen=True)
@@ -152,7 +134,8 @@ class ValidationJudge:
         if np.unique(y).size < 2:
             constant = np.full(len(self._y_val), y[0] if len(y) else self._y_val[0])
             accuracy, macro_f1 = scores(self._y_val, constant)
-            fit = Fit(len(positions), round(macro_f1, 6), round(accuracy, 6), 0.0, 0.0, None, constant)
+            fit = Fit(rows=len(positions), macro_f1=round(macro_f1, 6), accuracy=round(accuracy, 6), seconds=0.0,
+                      cpu_seconds=0.0, kwh=None).with_predictions(constant)
         else:
             fit = self._fit(positions, y)
         self._memo[key] = fit
@@ -170,8 +153,8 @@ class ValidationJudge:
         predictions = model.predict(X_val)
         accuracy, macro_f1 = scores(self._y_val, predictions)
         kwh = meter.reading_.kwh if meter is not None else None
-        return Fit(len(positions), round(macro_f1, 6), round(accuracy, 6), round(wall, 4), round(cpu, 4), kwh,
-                   predictions)
+        return Fit(rows=len(positions), macro_f1=round(macro_f1, 6), accuracy=round(accuracy, 6), seconds=round(wall, 4),
+                   cpu_seconds=round(cpu, 4), kwh=kwh).with_predictions(predictions)
 
     def random_fits(self, frame: pl.DataFrame, size: int) -> list[Fit]:
         """Fits on ``random_seeds`` seeded random subsets of ``frame`` with ``size`` rows."""

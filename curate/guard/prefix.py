@@ -13,34 +13,14 @@ prefix judged is a point of the learning curve.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import polars as pl
 
 from curate.guard.judge import ValidationJudge
+from curate.record.models import AutoBudget, CurvePoint
 
 FRACTIONS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9)
-
-
-@dataclass(frozen=True)
-class CurvePoint:
-    """One judged prefix: its size, validation macro-F1, cost, and the random comparison when made."""
-
-    fraction: float
-    rows: int
-    macro_f1: float
-    accuracy: float
-    kwh_per_fit: float | None
-    seconds_per_fit: float
-    lower_vs_pool: float
-    random_macro_f1: float | None
-    lower_vs_random: float | None
-    accepted: bool
-
-    def to_dict(self) -> dict:
-        """JSON-ready figures."""
-        return asdict(self)
 
 
 class PrefixSearch:
@@ -84,8 +64,10 @@ class PrefixSearch:
                 random = round(float(np.mean([r.macro_f1 for r in randoms])), 6)
                 vs_random = self.judge.compare(fit, randoms).lower
             accepted = vs_random is not None and vs_random >= 0
-            self.curve_.append(CurvePoint(round(rows / self.frame.height, 4), rows, fit.macro_f1, fit.accuracy,
-                                          fit.kwh, fit.seconds, vs_pool.lower, random, vs_random, accepted))
+            self.curve_.append(CurvePoint(fraction=round(rows / self.frame.height, 4), rows=rows, macro_f1=fit.macro_f1,
+                                          accuracy=fit.accuracy, kwh_per_fit=fit.kwh, seconds_per_fit=fit.seconds,
+                                          lower_vs_pool=vs_pool.lower, random_macro_f1=random,
+                                          lower_vs_random=vs_random, accepted=accepted))
             if accepted:
                 self.chosen_ = rows
         return self.chosen_ is not None
@@ -94,8 +76,8 @@ class PrefixSearch:
         """Rows to keep: the accepted prefix, or every row when none was accepted."""
         return self.chosen_ if self.chosen_ is not None else self.frame.height
 
-    def summary(self) -> dict:
-        """The stage stats' ``auto_budget`` entry: the choice, why, and the learning curve."""
+    def summary(self) -> AutoBudget:
+        """The choice, why, and the learning curve (the funnel row's ``auto_budget``)."""
         reference = self.judge.reference_
         confidence = f"{self.judge.settings.confidence:.0%}"
         if self.chosen_ is not None:
@@ -105,11 +87,10 @@ class PrefixSearch:
         else:
             why = (f"no prefix tried was, with {confidence} confidence, within tolerance of the whole pool and not "
                    "below random: every row kept")
-        return {"chosen_rows": self.keep(), "chosen_fraction": round(self.keep() / max(self.frame.height, 1), 4),
-                "reason": why, "reference_macro_f1": reference.macro_f1, "tolerance": self.judge.settings.tolerance,
-                "confidence": self.judge.settings.confidence,
-                "validation_rows": self.judge.validation_rows, "model": self.judge.settings.model,
-                "curve": [point.to_dict() for point in self.curve_]}
+        return AutoBudget(chosen_rows=self.keep(), chosen_fraction=round(self.keep() / max(self.frame.height, 1), 4),
+                          reason=why, reference_macro_f1=reference.macro_f1, tolerance=self.judge.settings.tolerance,
+                          confidence=self.judge.settings.confidence, validation_rows=self.judge.validation_rows,
+                          model=self.judge.settings.model, curve=list(self.curve_))
 
 
 def prefix_search(stage, frame: pl.DataFrame, ctx) -> PrefixSearch:

@@ -8,7 +8,7 @@ decontaminated test set.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -22,6 +22,7 @@ from curate.schema import ID, TEXT
 if TYPE_CHECKING:
     from curate.config import ProxyTestConfig, ProxyTrainConfig
     from curate.energy import Budget, EnergyConfig, EnergyReading
+    from curate.record.models import ProxyOutcome
 
 __all__ = ["ARMS", "CONTAMINATION", "MLPClassifier", "ProxyRun", "annotate_test", "check_labels", "contamination", "make_model",
            "run_proxy", "stratified_split", "summarise", "train_arms"]
@@ -46,7 +47,7 @@ def annotate_test(pool: pl.DataFrame, test: pl.DataFrame, config: ProxyTestConfi
 
 def run_proxy(config: ProxyTrainConfig, energy: EnergyConfig, pool: pl.DataFrame, curated: pl.DataFrame,
               test: pl.DataFrame, seed: int, budget: Budget | None = None, curation: EnergyReading | None = None,
-              message: Callable[[str], None] = lambda text: None) -> dict[str, Any]:
-    """Train every arm over every seed and return the report's ``proxy`` section."""
+              message: Callable[[str], None] = lambda text: None) -> ProxyOutcome:
+    """Train every arm over every seed and return the record's proxy outcome."""
     run = train_arms(config, energy, pool, curated, test, seed, budget, message)
     return summarise(run, config, seed, curation)

@@ -82,5 +82,5 @@ class ActiveSelect(Stage):
                    "selected": int(chosen.sum()), "rounds": result.rounds, "stop": result.stop,
                    "energy_kwh": result.kwh, "energy_kind": result.energy_kind,
                    "accuracy_on": "rows not selected (oracle)", "curve": result.curve,
-                   **({"auto_budget": search.summary()} if search is not None else {})},
+                   **({"auto_budget": search.summary().model_dump(mode="json")} if search is not None else {})},
         )

@@ -30,6 +30,24 @@ class StageConfig(BaseModel):
         return False
 
 
+class Threshold(BaseModel):
+    """A cut a stage applies to a per-row value, declared so audits need not guess it.
+
+    Rows whose ``column`` value lies on the ``removes`` side of ``value`` are removed (``below``:
+    under it; ``above``: over it; ``at_or_above``: at or over it), with ledger reason ``reason``.
+    ``column`` is a column of the stage's kept rows, or of its artefact ``artifact`` (a file in
+    the stage's artefact folder holding the value for every row the stage saw).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str
+    value: float
+    removes: Literal["below", "above", "at_or_above"]
+    reason: str
+    artifact: str | None = None
+
+
 @dataclass(frozen=True)
 class StageResult:
     """What a stage returns: the rows that go on, the ledger of those dropped, and stats."""
@@ -107,6 +125,8 @@ class Stage:
     kind: ClassVar[StageKind] = "map"
     Config: ClassVar[type[StageConfig]] = StageConfig
     requires: ClassVar[set[str]] = {"id", "text"}
+    artifacts: ClassVar[tuple[str, ...]] = ()
+    """Files (or folders) the stage may cache under ``ctx.artifact_path`` for audits."""
 
     def __init__(self, config: StageConfig | None = None, **params: Any) -> None:
         if config is None:
@@ -119,6 +139,10 @@ class Stage:
     def label(self) -> str:
         """The stage's display name."""
         return self.config.name or self.name
+
+    def thresholds(self) -> list[Threshold]:
+        """The cuts this stage's config applies (the report draws them; sweeps start from them)."""
+        return []
 
     def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
         """Run the stage on ``df``; return kept rows, ledger rows and stats."""

@@ -17,10 +17,11 @@ from curate.quality import scores as sc
 from curate.quality.rules import BY_NAME, RULE_NAMES, RULES, Bound, Rule
 from curate.registry import register, suggest
 from curate.schema import ID, TEXT, make_ledger
-from curate.stages.base import RunContext, Stage, StageConfig, StageResult
+from curate.stages.base import RunContext, Stage, StageConfig, StageResult, Threshold
 
 GOPHER_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 FAILED_RULE = "q_failed_rule"
+SCORES_ARTIFACT = "heuristic_scores.parquet"
 
 
 class RuleBounds(BaseModel):
@@ -151,6 +152,20 @@ class HeuristicFilter(Stage):
 
     kind = "map"
     Config = HeuristicFilterConfig
+    artifacts = (SCORES_ARTIFACT,)
+
+    def thresholds(self) -> list[Threshold]:
+        """Each enabled row rule's bounds on its score column (none with ``action: flag``)."""
+        if self.config.action == "flag":
+            return []
+        out = []
+        for name, (low, high) in self.config.bounds().items():
+            rule = BY_NAME[name]
+            if rule.kind != "row" or not rule.column:
+                continue
+            out += [Threshold(column=rule.column, value=float(bound), removes=side, reason=name, artifact=SCORES_ARTIFACT)
+                    for bound, side in ((low, "below"), (high, "above")) if bound is not None]
+        return out
 
     def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
         """Score, then keep rows within every enabled rule's bounds."""
@@ -162,7 +177,7 @@ class HeuristicFilter(Stage):
         reason, value, detail = _failing(checked)
         verdict = scores.select(_reason=reason, _score=value, _detail=detail)
         failed = verdict["_reason"].is_not_null()
-        path = ctx.artifact_path("heuristic_scores.parquet")
+        path = ctx.artifact_path(SCORES_ARTIFACT)
         if path is not None:
             df.select(ID).hstack(scores).with_columns(verdict["_reason"].alias(FAILED_RULE)).write_parquet(path)
         stats = {"preset": cfg.preset, "rules": list(bounds),

@@ -16,7 +16,7 @@ from pydantic import Field
 from curate.errors import require
 from curate.registry import register
 from curate.schema import ID, TEXT, make_ledger
-from curate.stages.base import RunContext, Stage, StageConfig, StageResult
+from curate.stages.base import RunContext, Stage, StageConfig, StageResult, Threshold
 
 LANG = "lang"
 LANG_SCORE = "lang_score"
@@ -63,6 +63,13 @@ class LanguageFilter(Stage):
 
     kind = "map"
     Config = LanguageFilterConfig
+
+    def thresholds(self) -> list[Threshold]:
+        """The minimum probability of an allowed language (none with ``action: flag``)."""
+        if self.config.action == "flag":
+            return []
+        return [Threshold(column=LANG_SCORE, value=self.config.min_score, removes="below",
+                          reason="language_low_confidence")]
 
     def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
         """Add ``lang``/``lang_score``; remove (or just flag) rows that fail."""

@@ -13,7 +13,7 @@ from curate.errors import StageError, require
 from curate.normalize import NormalizeConfig
 from curate.registry import register
 from curate.schema import ID, TEXT, make_ledger
-from curate.stages.base import RunContext, Stage, StageConfig, StageResult
+from curate.stages.base import RunContext, Stage, StageConfig, StageResult, Threshold
 from curate.stages.exact_dedup import keeper_order
 
 ARTIFACT = "minhash_signatures"
@@ -68,6 +68,12 @@ class MinHashDedup(Stage):
 
     kind = "shuffle"
     Config = MinHashDedupConfig
+    artifacts = (ARTIFACT,)
+
+    def thresholds(self) -> list[Threshold]:
+        """The Jaccard similarity at which rows are near-duplicates (signatures in the artefact)."""
+        return [Threshold(column="jaccard", value=self.config.threshold, removes="at_or_above",
+                          reason="near_duplicate", artifact=ARTIFACT)]
 
     def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
         """Cluster near-duplicate rows and keep one per cluster; the others go to the ledger."""

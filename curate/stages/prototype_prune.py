@@ -83,4 +83,4 @@ class PrototypePrune(Stage):
         return StageResult(kept=df.filter(pl.Series(~mask)), removed=ledger,
                            stats={"clusters": int(k), "keep": cfg.keep, "keep_fraction": round(fraction, 6),
                                   "distance_threshold": float(distance[ranked[n_keep - 1]]),
-                                  **({"auto_budget": search.summary()} if search is not None else {})})
+                                  **({"auto_budget": search.summary().model_dump(mode="json")} if search is not None else {})})

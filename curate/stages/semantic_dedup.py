@@ -18,7 +18,7 @@ from curate.errors import require
 from curate.io.writers import write_parquet
 from curate.registry import register
 from curate.schema import ID, TEXT, make_ledger
-from curate.stages.base import RunContext, Stage, StageConfig, StageResult
+from curate.stages.base import RunContext, Stage, StageConfig, StageResult, Threshold
 from curate.stages.exact_dedup import keeper_order
 
 
@@ -53,6 +53,7 @@ def cluster_segments(cluster: np.ndarray, order: np.ndarray) -> list[np.ndarray]
     return np.split(order, cuts)
 
 
+NEIGHBOURS = "semantic_neighbours.parquet"
 _VERSION = "semantic_dedup/1"  # bump when k-means or the within-cluster step changes its results
 
 
@@ -87,6 +88,12 @@ class SemanticDedup(Stage):
 
     kind = "global"
     Config = SemanticDedupConfig
+    artifacts = (NEIGHBOURS,)
+
+    def thresholds(self) -> list[Threshold]:
+        """Cosine similarity ``1 - eps`` to a higher-priority row of the cluster (every row's in the artefact)."""
+        return [Threshold(column="nearest_similarity", value=1.0 - self.config.eps, removes="at_or_above",
+                          reason="semantic_duplicate", artifact=NEIGHBOURS)]
 
     def _priority(self, df: pl.DataFrame, cluster: np.ndarray, centroid_sim: np.ndarray) -> np.ndarray:
         """Row indices sorted by cluster, then keep priority (the row to keep first)."""
@@ -180,7 +187,7 @@ class SemanticDedup(Stage):
                          nearest: np.ndarray, similarity: np.ndarray) -> None:
         """Per row: cluster, similarity to its centroid, and its nearest higher-priority row with
         their cosine, so an audit can sweep eps without recomputing."""
-        path = ctx.artifact_path("semantic_neighbours.parquet")
+        path = ctx.artifact_path(NEIGHBOURS)
         if path is None:
             return
         has = nearest >= 0

@@ -6,10 +6,12 @@ import pytest
 from pydantic import ValidationError
 
 from curate.energy import Budget, BudgetConfig, EnergyReading
+from curate.record.build import budget_use
 
 
 def _reading(kwh: float, gco2eq: float = 0.0) -> EnergyReading:
-    return EnergyReading(kwh, kwh, 0.0, 0.0, gco2eq, 1.0, 1.0, "estimated")
+    return EnergyReading(kwh=kwh, cpu_kwh=kwh, ram_kwh=0.0, gpu_kwh=0.0, gco2eq=gco2eq, wall_seconds=1.0, cpu_seconds=1.0,
+                         method="estimated")
 
 
 def test_warns_once_then_stops_past_the_limit():
@@ -21,8 +23,9 @@ def test_warns_once_then_stops_past_the_limit():
     over = budget.spend(_reading(0.5), "stage 'd'")
     assert over.state == "exceeded"
     assert "stage 'd'" in over.message and "kWh" in over.message and "estimated" in over.message
-    assert budget.to_dict()["exceeded"] == over.message
-    assert budget.to_dict()["used_kwh"] == pytest.approx(1.2)
+    use = budget_use(budget)
+    assert use.exceeded == over.message and use.kwh == 1.0
+    assert use.used_kwh == pytest.approx(1.2) and use.method == "estimated"
 
 
 def test_emission_budget_and_no_budget():

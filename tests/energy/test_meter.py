@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from curate.energy import ESTIMATED, MEASURED, EnergyConfig, EnergyReading, Meter
+from curate.energy import ESTIMATED, MEASURED, EnergyConfig, EnergyReading, EnergySource, Meter
 
 pytest.importorskip("codecarbon")
 
@@ -30,11 +30,17 @@ def test_reading_is_finite_positive_and_method_tagged():
     assert reading.kwh == pytest.approx(reading.cpu_kwh + reading.ram_kwh + reading.gpu_kwh)
     assert reading.cpu_seconds >= 0.25
     assert reading.method in {MEASURED, ESTIMATED}
-    assert {"cpu", "ram"} <= set(reading.sources)
-    methods = {text.split(":")[0] for text in reading.sources.values()}
+    assert {"cpu", "ram", "grid"} <= set(reading.sources)
+    methods = {source.method for part, source in reading.sources.items() if part != "grid"}
     assert methods <= {MEASURED, ESTIMATED}
     # never an estimate presented as a measurement: measured only if every component is
     assert (reading.method == MEASURED) == (methods == {MEASURED})
+    # every estimate says what figure it used and where that came from
+    for part, source in reading.sources.items():
+        if source.method == ESTIMATED:
+            assert source.figure is not None and source.figure > 0 and source.unit and source.origin, part
+    grid = reading.sources["grid"]
+    assert grid.unit == "gCO2eq/kWh" and grid.figure == pytest.approx(reading.gco2eq / reading.kwh, rel=1e-6)
 
 
 def test_settings_reach_codecarbon_and_no_network_is_used(monkeypatch):
@@ -47,7 +53,10 @@ def test_settings_reach_codecarbon_and_no_network_is_used(monkeypatch):
         _busy(0.2)
     reading = meter.reading_
     assert reading.gco2eq / reading.kwh == pytest.approx(100.0, rel=1e-6)
-    assert "123.0 W" in reading.sources["cpu"] and "energy.cpu_watts" in reading.sources["cpu"]
+    cpu = reading.sources["cpu"]
+    assert cpu.figure == 123.0 and cpu.unit == "W" and "energy.cpu_watts" in cpu.origin
+    assert "123 W" in cpu.describe()
+    assert reading.sources["grid"].figure == pytest.approx(100.0) and "energy.grid_intensity" in reading.sources["grid"].origin
 
 
 def test_country_code_sets_grid_intensity():
@@ -59,8 +68,11 @@ def test_country_code_sets_grid_intensity():
 
 
 def test_readings_add_and_divide():
-    a = EnergyReading(2.0, 1.0, 1.0, 0.0, 10.0, 4.0, 2.0, MEASURED, {"cpu": "measured: RAPL"})
-    b = EnergyReading(1.0, 0.5, 0.5, 0.0, 5.0, 2.0, 1.0, ESTIMATED, {"ram": "estimated: model"})
+    a = EnergyReading(kwh=2.0, cpu_kwh=1.0, ram_kwh=1.0, gpu_kwh=0.0, gco2eq=10.0, wall_seconds=4.0, cpu_seconds=2.0,
+                      method=MEASURED, sources={"cpu": EnergySource(method=MEASURED, how="RAPL energy counters")})
+    b = EnergyReading(kwh=1.0, cpu_kwh=0.5, ram_kwh=0.5, gpu_kwh=0.0, gco2eq=5.0, wall_seconds=2.0, cpu_seconds=1.0,
+                      method=ESTIMATED, sources={"ram": EnergySource(method=ESTIMATED, how="RAM power x time",
+                                                                   figure=3.0, unit="W", origin="model")})
     total = a + b
     assert (total.kwh, total.gco2eq, total.wall_seconds, total.repetitions) == (3.0, 15.0, 6.0, 2)
     assert total.method == ESTIMATED and set(total.sources) == {"cpu", "ram"}

@@ -44,23 +44,26 @@ def test_split_before_curation_and_nothing_lost(tmp_path):
     assert set(_ids(test)).isdisjoint(_ids(result.curated)) and set(_ids(validation)).isdisjoint(_ids(result.curated))
     assert set(_ids(validation)).isdisjoint(_ids(test))
     report = result.report
-    assert report["totals"]["rows_test"] == test.height
-    assert report["totals"]["rows_validation"] == validation.height
-    assert report["splits"]["pool"]["rows"] == frame.height - test.height - validation.height
+    assert report.totals.rows_test == test.height
+    assert report.totals.rows_validation == validation.height
+    assert report.splits.pool.rows == frame.height - test.height - validation.height
     # a test row whose text is in the training pool is decontaminated, and counted
     planted = int(test["contamination"].is_not_null().sum())
     assert planted > 0
-    assert report["proxy"]["test"]["decontaminated"] == planted
-    assert report["proxy"]["test"]["rows_used"] == test.height - planted
-    for row in report["funnel"][1:]:
-        assert row["energy"]["kwh"] > 0 and row["energy"]["method"] in {"measured", "estimated"}
-    assert report["totals"]["curation_energy"]["kwh"] > 0
-    proxy = report["proxy"]
-    assert proxy["full"]["rows"] == frame.height - test.height - validation.height
-    assert proxy["curated"]["rows"] == result.curated.height == proxy["random"]["rows"]
-    for key in ("energy_saved_pct", "macro_f1_delta", "beats_random", "break_even_runs"):
-        assert key in proxy
-    assert proxy["curation_energy"]["kwh"] == pytest.approx(report["totals"]["curation_energy"]["kwh"])
+    assert report.proxy.test.decontaminated == planted
+    assert report.proxy.test.rows_used == test.height - planted
+    for row in report.stages:
+        assert row.energy.kwh > 0 and row.energy.method in {"measured", "estimated"}
+    assert report.totals.curation_energy.kwh > 0
+    proxy = report.proxy
+    assert proxy.full.rows == frame.height - test.height - validation.height
+    assert proxy.curated.rows == result.curated.height == proxy.random.rows
+    for key in ("energy_saved_pct", "macro_f1_delta", "beats_random"):
+        assert getattr(proxy, key) is not None
+    # curation energy: every stage's plus the guard's judging, the same figure in the totals and the proof
+    assert proxy.curation_energy == report.totals.curation_energy
+    parts = [row.energy.kwh for row in report.stages] + [report.guard.energy.kwh]
+    assert report.totals.curation_energy.kwh == pytest.approx(sum(parts))
 
 
 def test_the_budget_stops_the_run_cleanly_and_loses_nothing(tmp_path):
@@ -68,9 +71,9 @@ def test_the_budget_stops_the_run_cleanly_and_loses_nothing(tmp_path):
     config = _config(tmp_path, budget={"kwh": 1e-12})
     result = curate.run(config, data=frame)
     report = result.report
-    assert report["stopped"].startswith("carbon budget exceeded after stage 'dedup_a'")
-    assert [row["stage"] for row in report["funnel"]] == ["input", "dedup_a"]
-    assert "proxy" not in report and report["budget"]["exceeded"] == report["stopped"]
+    assert report.stopped.startswith("carbon budget exceeded after stage 'dedup_a'")
+    assert [row.stage for row in report.funnel] == ["input", "dedup_a"]
+    assert report.proxy is None and report.budget.exceeded == report.stopped
     curated = pl.read_parquet(result.run_dir / "curated.parquet")
     removed = pl.read_parquet(result.run_dir / "removed.parquet")
     test = pl.read_parquet(result.run_dir / "test.parquet")
@@ -81,8 +84,8 @@ def test_the_budget_stops_the_run_cleanly_and_loses_nothing(tmp_path):
     assert not (result.run_dir / "stages" / "02-dedup_b.done").exists()
     # raising the budget resumes from the completed stage and finishes the run
     done = curate.run(_config(tmp_path, budget={"kwh": 1.0}), data=frame)
-    assert done.report["stopped"] is None and done.report["funnel"][1]["resumed"] is True
-    assert "proxy" in done.report
+    assert done.report.stopped is None and done.report.funnel[1].resumed is True
+    assert done.report.proxy is not None
 
 
 def test_cli_reads_a_separate_test_file_and_prints_the_proxy_summary_last(tmp_path):

@@ -78,37 +78,44 @@ def test_the_budget_stops_proxy_training_after_the_fit_that_crossed_it(labelled)
     run = train_arms(config, ENERGY, pool, curated, test, seed=0, budget=budget)
     assert len(run.fits) == 1 and run.stopped.startswith("carbon budget exceeded after proxy training (full, seed 0)")
     out = summarise(run, config, 0, None)
-    assert out["stopped"] == run.stopped and out["energy_saved_pct"] is None and "curated" not in out
-    assert out["full"]["accuracy"]["per_seed"] == [pytest.approx(run.fits[0].accuracy, abs=1e-6)]
+    assert out.stopped == run.stopped and out.energy_saved_pct is None and out.curated is None
+    assert [name for name, _ in out.arms()] == ["full"]
+    assert out.full.accuracy.per_seed == [pytest.approx(run.fits[0].accuracy, abs=1e-6)]
+
+
+def _reading(kwh: float, gco2eq: float) -> EnergyReading:
+    return EnergyReading(kwh=kwh, cpu_kwh=kwh, ram_kwh=0.0, gpu_kwh=0.0, gco2eq=gco2eq, wall_seconds=1.0, cpu_seconds=1.0,
+                         method="estimated")
 
 
 def test_outcome_has_every_arm_and_the_headline(labelled):
     pool, curated, test = _split(labelled)
     config = ProxyTrainConfig(model="tfidf", target={"kwh": 1000.0}, **{**FAST, "min_fit_seconds": 0.2})
-    curation = EnergyReading(1e-6, 1e-6, 0.0, 0.0, 1e-3, 1.0, 1.0, "estimated")
+    curation = _reading(1e-6, 1e-3)
     out = run_proxy(config, ENERGY, pool, curated, test, seed=0, curation=curation)
     for arm, rows in (("full", 240), ("curated", 120), ("random", 120)):
-        entry = out[arm]
-        assert entry["rows"] == rows and len(entry["macro_f1"]["per_seed"]) == 2
-        energy = entry["energy"]
-        assert energy["kwh_per_fit"] > 0 and energy["method"] in {"measured", "estimated"}
-        assert all(r >= 1 for r in energy["repetitions"])
-        assert energy["wall_seconds_per_fit"] * max(energy["repetitions"]) >= 0.2 * 0.9
-    saved = out["full"]["energy"]["kwh_per_fit"] - out["curated"]["energy"]["kwh_per_fit"]
-    assert out["energy_saved_pct"] == pytest.approx(100 * saved / out["full"]["energy"]["kwh_per_fit"], abs=0.01)
-    assert out["macro_f1_delta"] == pytest.approx(out["curated"]["macro_f1"]["mean"] - out["full"]["macro_f1"]["mean"],
-                                                  abs=1e-5)
-    low, high = out["macro_f1_delta_ci"]
+        entry = getattr(out, arm)
+        assert entry.rows == rows and len(entry.macro_f1.per_seed) == 2
+        energy = entry.energy
+        assert energy.kwh_per_fit > 0 and energy.method in {"measured", "estimated"}
+        assert energy.kwh_per_fit_std >= 0 and {"cpu", "ram", "grid"} <= set(energy.sources)
+        assert all(r >= 1 for r in energy.repetitions)
+        assert energy.wall_seconds_per_fit * max(energy.repetitions) >= 0.2 * 0.9
+    saved = out.full.energy.kwh_per_fit - out.curated.energy.kwh_per_fit
+    assert out.energy_saved_pct == pytest.approx(100 * saved / out.full.energy.kwh_per_fit, abs=0.01)
+    assert out.macro_f1_delta == pytest.approx(out.curated.macro_f1.mean - out.full.macro_f1.mean, abs=1e-5)
+    low, high = out.macro_f1_delta_ci
     assert low <= high
-    assert out["beats_random"] == (out["curated"]["macro_f1"]["mean"] > out["random"]["macro_f1"]["mean"])
+    assert out.beats_random == (out.curated.macro_f1.mean > out.random.macro_f1.mean)
     if saved > 0:
-        assert out["break_even_runs"] == pytest.approx(1e-6 / saved, rel=1e-3)
+        assert out.break_even_runs == pytest.approx(1e-6 / saved, rel=1e-3)
     else:
-        assert out["break_even_runs"] is None
-    forecast = out["forecast"]
-    assert forecast["samples_ratio"] == 0.5 and forecast["kwh_saved"] == 500.0
-    assert forecast["break_even_runs"] == pytest.approx(1e-6 / 500.0)
-    assert "samples x epochs" in forecast["assumption"]
+        assert out.break_even_runs is None
+    assert out.curation_energy == curation
+    forecast = out.forecast
+    assert forecast.samples_ratio == 0.5 and forecast.kwh_saved == 500.0
+    assert forecast.break_even_runs == pytest.approx(1e-6 / 500.0)
+    assert "samples x epochs" in forecast.assumption
 
 
 def test_the_embedding_step_counts_against_the_budget(labelled):
@@ -123,9 +130,9 @@ def test_forecast_from_flops():
     from curate.config import ProxyTargetConfig
     from curate.proxy.outcome import _forecast
 
-    curation = EnergyReading(2.0, 2.0, 0.0, 0.0, 1.0, 1.0, 1.0, "estimated")
+    curation = _reading(2.0, 1.0)
     only_flops = _forecast(ProxyTargetConfig(flops=1e18), 0.25, 400.0, curation)
-    assert only_flops["flops_saved"] == 0.75e18 and "kwh_saved" not in only_flops
+    assert only_flops.flops_saved == 0.75e18 and only_flops.kwh_saved is None
     with_rate = _forecast(ProxyTargetConfig(flops=1e18, flops_per_kwh=1e16), 0.25, 400.0, curation)
-    assert with_rate["kwh_saved"] == pytest.approx(75.0) and with_rate["gco2eq_saved"] == pytest.approx(30_000.0)
-    assert with_rate["break_even_runs"] == pytest.approx(2.0 / 75.0)
+    assert with_rate.kwh_saved == pytest.approx(75.0) and with_rate.gco2eq_saved == pytest.approx(30_000.0)
+    assert with_rate.break_even_runs == pytest.approx(2.0 / 75.0)

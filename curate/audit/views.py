@@ -1,24 +1,26 @@
 """The audit views of a run, computed from its run directory: removed samples, clusters, score histograms.
 
-Each function returns plain JSON-ready data; report.json stores it under ``views`` and the HTML
-page and the Jupyter audit objects draw it.
+Each function returns record models; the run record stores them under ``views`` and the HTML
+page and the Jupyter audit objects draw them. Which stage scored a column, and where it cut,
+comes from the record (each stage declares its thresholds), never from guessing config keys.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from curate.engine.rundir import RunDir
-from curate.quality.rules import BY_NAME
-from curate.report.adapt import is_score_column, rule_of, score_threshold
+from curate.record import RunDir, RunRecord
+from curate.record.models import Cluster, ClusterRow, Example, FunnelRow, Histogram, SampleGroup, Views
 from curate.schema import ID, TEXT
+from curate.stages.base import Threshold
 
 TEXT_CHARS = 280
+SCORE_PREFIX = "q_"
+"""Quality stages name their per-row score columns ``q_<rule>``."""
 
 
 def _texts(rd: RunDir, ids: pl.Series) -> pl.DataFrame:
@@ -33,7 +35,7 @@ def _round(value: Any, digits: int = 4) -> Any:
 
 
 def removed_samples(rd: RunDir, ledger: pl.DataFrame, per_reason: int = 5,
-                    reason: str | None = None, stage: str | None = None) -> list[dict[str, Any]]:
+                    reason: str | None = None, stage: str | None = None) -> list[SampleGroup]:
     """Up to ``per_reason`` removed rows (ledger order) for each (stage, reason), with their text."""
     if reason is not None:
         ledger = ledger.filter(pl.col("reason") == reason)
@@ -45,14 +47,14 @@ def removed_samples(rd: RunDir, ledger: pl.DataFrame, per_reason: int = 5,
     out = []
     for group in counts.iter_rows(named=True):
         rows = heads.filter((pl.col("stage") == group["stage"]) & (pl.col("reason") == group["reason"]))
-        examples = [{k: _round(r[k]) for k in (ID, TEXT, "score", "duplicate_of", "detail")}
+        examples = [Example(**{k: _round(r[k]) for k in (ID, TEXT, "score", "duplicate_of", "detail")})
                     for r in rows.iter_rows(named=True)]
-        out.append({"stage": group["stage"], "reason": group["reason"], "rows": group["len"], "examples": examples})
+        out.append(SampleGroup(stage=group["stage"], reason=group["reason"], rows=group["len"], examples=examples))
     return out
 
 
 def duplicate_clusters(rd: RunDir, ledger: pl.DataFrame, top: int = 10, shown: int = 5,
-                       stage: str | None = None) -> list[dict[str, Any]]:
+                       stage: str | None = None) -> list[Cluster]:
     """The ``top`` largest duplicate clusters per stage: the kept row beside the rows removed as its copies.
 
     A cluster is the set of ledger rows of one stage that name the same ``duplicate_of`` row, plus
@@ -76,58 +78,59 @@ def duplicate_clusters(rd: RunDir, ledger: pl.DataFrame, top: int = 10, shown: i
     out = []
     for group in groups.iter_rows(named=True):
         rows = members.filter((pl.col("stage") == group["stage"]) & (pl.col("duplicate_of") == group["duplicate_of"]))
-        out.append({
-            "stage": group["stage"], "cluster_id": group["cluster_id"], "size": group["size"],
-            "max_similarity": _round(group["max_similarity"]), "min_similarity": _round(group["min_similarity"]),
-            "kept": {ID: group["duplicate_of"], TEXT: text_of.get(group["duplicate_of"])},
-            "removed": [{ID: r[ID], TEXT: text_of.get(r[ID]), "similarity": _round(r["score"])}
-                        for r in rows.iter_rows(named=True)],
-        })
+        out.append(Cluster(
+            stage=group["stage"], cluster_id=group["cluster_id"], size=group["size"],
+            max_similarity=_round(group["max_similarity"]), min_similarity=_round(group["min_similarity"]),
+            kept=ClusterRow(id=group["duplicate_of"], text=text_of.get(group["duplicate_of"])),
+            removed=[ClusterRow(id=r[ID], text=text_of.get(r[ID]), similarity=_round(r["score"]))
+                     for r in rows.iter_rows(named=True)],
+        ))
     return out
 
 
-def stage_list(rd: RunDir) -> list[tuple[int, str, dict[str, Any]]]:
-    """``(index, label, config)`` of every stage in manifest.json, in pipeline order."""
-    if not rd.manifest.exists():
-        return []
-    stages = json.loads(rd.manifest.read_text()).get("config", {}).get("stages", [])
-    return [(i, c.get("name") or c.get("type"), c) for i, c in enumerate(stages, start=1)]
+def checkpoint(rd: RunDir, row: FunnelRow) -> Path:
+    """The kept-rows checkpoint of a stage's funnel row."""
+    return rd.stage_base(row.index, row.stage).with_suffix(".parquet")
 
 
-def _checkpoints(rd: RunDir) -> list[tuple[str, Path]]:
-    """(label, path) of every stage checkpoint that exists, in pipeline order."""
-    paths = [(label, rd.stage_base(i, label).with_suffix(".parquet")) for i, label, _ in stage_list(rd)]
-    return [(label, path) for label, path in paths if path.exists()]
+def _checkpoints(rd: RunDir, record: RunRecord) -> list[tuple[FunnelRow, Path]]:
+    """(funnel row, path) of every stage checkpoint that exists, in pipeline order."""
+    return [(row, checkpoint(rd, row)) for row in record.stages if checkpoint(rd, row).exists()]
 
 
-def score_columns(rd: RunDir) -> list[str]:
-    """Numeric ``q_*`` score columns found in the stage checkpoints or curated.parquet."""
+def declared(record: RunRecord, column: str, stage: str | None = None) -> list[Threshold]:
+    """The thresholds stages declared on ``column`` (of the stage named ``stage`` only, when given)."""
+    return [t for row in record.stages if stage is None or row.stage == stage for t in row.thresholds
+            if t.column == column]
+
+
+def score_columns(rd: RunDir, record: RunRecord) -> list[str]:
+    """Numeric per-row score columns in the stage checkpoints or curated.parquet: the quality
+    scores (``q_*``) and every column a stage declared a threshold on."""
+    wanted = {t.column for row in record.stages for t in row.thresholds}
     found: list[str] = []
-    paths = [p for _, p in _checkpoints(rd)] + ([rd.curated] if rd.curated.exists() else [])
+    paths = [p for _, p in _checkpoints(rd, record)] + ([rd.curated] if rd.curated.exists() else [])
     for path in paths:
         for name, dtype in pl.read_parquet_schema(path).items():
-            if is_score_column(name) and dtype.is_numeric() and name not in found:
+            if (name.startswith(SCORE_PREFIX) or name in wanted) and dtype.is_numeric() and name not in found:
                 found.append(name)
     return found
 
 
-def score_values(rd: RunDir, ledger: pl.DataFrame, column: str) -> tuple[str | None, pl.DataFrame]:
+def score_values(rd: RunDir, record: RunRecord, ledger: pl.DataFrame, column: str) -> tuple[str | None, pl.DataFrame]:
     """Every value of a score column across the rows the scoring stage saw.
 
     Returns the scoring stage's label and a frame ``id, value, removed``: the stage's kept rows
-    (its checkpoint) with their column value, plus the rows it removed for the column's rule
-    (the ledger's score, the value that broke the rule).
+    (its checkpoint) with their column value, plus the rows it removed under a threshold it
+    declared on the column (the ledger's score: the value that broke it).
     """
-    for label, path in _checkpoints(rd):
+    for row, path in _checkpoints(rd, record):
         if column in pl.read_parquet_schema(path):
             kept = pl.read_parquet(path, columns=[ID, column]).select(ID, value=pl.col(column).cast(pl.Float64))
-            of_stage = ledger.filter(pl.col("stage") == label)
-            reasons = of_stage["reason"].unique().to_list()
-            rule = rule_of(column)
-            match = [r for r in reasons if r in (rule, column) or getattr(BY_NAME.get(r), "column", None) == column] \
-                or (reasons if len(reasons) == 1 else [])
-            gone = of_stage.filter(pl.col("reason").is_in(match)).select(ID, value=pl.col("score"))
-            return label, pl.concat([kept.with_columns(removed=pl.lit(False)), gone.with_columns(removed=pl.lit(True))])
+            reasons = [t.reason for t in row.thresholds if t.column == column]
+            gone = ledger.filter((pl.col("stage") == row.stage) & pl.col("reason").is_in(reasons))
+            gone = gone.select(ID, value=pl.col("score"))
+            return row.stage, pl.concat([kept.with_columns(removed=pl.lit(False)), gone.with_columns(removed=pl.lit(True))])
     if rd.curated.exists() and column in pl.read_parquet_schema(rd.curated):
         kept = pl.read_parquet(rd.curated, columns=[ID, column])
         return None, kept.select(ID, value=pl.col(column).cast(pl.Float64), removed=pl.lit(False))
@@ -149,22 +152,17 @@ def histogram(values: pl.DataFrame, bins: int = 30) -> dict[str, Any]:
             "removed": removed_counts.tolist(), "rows": int(data.height)}
 
 
-def score_histogram(rd: RunDir, ledger: pl.DataFrame, column: str, bins: int = 30,
-                    threshold: float | None = None, side: str = "below") -> dict[str, Any]:
-    """A score column's histogram (kept vs removed) with the stage's threshold, when known."""
-    label, values = score_values(rd, ledger, column)
-    configs = {label: config for _, label, config in stage_list(rd)}
-    found = score_threshold(configs.get(label), column) if threshold is None else (threshold, side)
-    return {"column": column, "stage": label, **histogram(values, bins),
-            "threshold": found[0] if found else None, "side": found[1] if found else None}
+def score_histogram(rd: RunDir, record: RunRecord, ledger: pl.DataFrame, column: str, bins: int = 30,
+                    thresholds: list[Threshold] | None = None) -> Histogram:
+    """A score column's histogram (kept vs removed) with the scoring stage's declared thresholds
+    (or ``thresholds``, to draw others)."""
+    label, values = score_values(rd, record, ledger, column)
+    cuts = declared(record, column, label) if thresholds is None else thresholds
+    return Histogram(column=column, stage=label, **histogram(values, bins), thresholds=cuts)
 
 
-def build_views(run_dir: str | Path) -> dict[str, Any]:
-    """All the audit views report.json stores under ``views``."""
-    rd = RunDir(Path(run_dir))
+def build_views(rd: RunDir, record: RunRecord) -> Views:
+    """All the audit views the record stores under ``views`` (``record`` gives the stages and their thresholds)."""
     ledger = pl.read_parquet(rd.removed)
-    return {
-        "samples": removed_samples(rd, ledger),
-        "clusters": duplicate_clusters(rd, ledger),
-        "scores": [score_histogram(rd, ledger, column) for column in score_columns(rd)],
-    }
+    return Views(samples=removed_samples(rd, ledger), clusters=duplicate_clusters(rd, ledger),
+                 scores=[score_histogram(rd, record, ledger, column) for column in score_columns(rd, record)])

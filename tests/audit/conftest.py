@@ -1,4 +1,4 @@
-"""A small real run with duplicates and a quality score column, and headless Chromium for the page."""
+"""Small real runs (one with a quality score column, one with proxy training via the CLI) and headless Chromium."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pydantic import Field
 
 from curate import registry
 from curate.schema import ID, TEXT, make_ledger
-from curate.stages.base import RunContext, Stage, StageConfig, StageResult
+from curate.stages.base import RunContext, Stage, StageConfig, StageResult, Threshold
 
 VOCAB = [f"w{i}" for i in range(60)]
 
@@ -34,6 +34,9 @@ class WordCount(Stage):
     kind = "map"
     Config = WordCountConfig
     name = "test_word_count"
+
+    def thresholds(self) -> list[Threshold]:
+        return [Threshold(column="q_words", value=self.config.min_words, removes="below", reason="words")]
 
     def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
         scored = df.with_columns(q_words=pl.col(TEXT).str.count_matches(r"\S+").cast(pl.Float64))
@@ -74,6 +77,65 @@ def scored_run(tmp_path_factory) -> Path:
     return result.run_dir
 
 
+TOPICS = {
+    "sport": "match goal team score league coach player season win cup referee stadium".split(),
+    "tech": "software chip phone internet computer data code startup cloud robot laptop app".split(),
+    "money": "market stock bank price profit shares trade economy rates oil investor fund".split(),
+}
+FILLER = "the a of today new report says after big first this week".split()
+
+
+def labelled_corpus(rows: int = 600, seed: int = 0) -> pl.DataFrame:
+    """Topic texts with a label (learnable), exact copies, and short texts a word-count rule removes."""
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(list(TOPICS), rows)
+    texts = []
+    for i, label in enumerate(labels):
+        short = 2 if i % 24 == 0 else 3 if i % 12 == 0 else 0  # heuristic_filter removes 2 words, word_count 3
+        words = list(rng.choice(TOPICS[label], short)) if short else \
+            [*rng.choice(TOPICS[label], int(rng.integers(5, 10))), *rng.choice(FILLER, 3), str(rng.integers(1_000_000))]
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+    for i in range(0, 60, 2):
+        texts[rows - 1 - i], labels[rows - 1 - i] = texts[i], labels[i]
+    return pl.DataFrame({"id": [f"r{i:04d}" for i in range(rows)], "text": texts, "label": labels})
+
+
+PROXY_PIPELINE = """
+name: proof
+seed: 0
+input: {{path: {data}, text: text, id: id, label: label}}
+stages:
+  - {{type: exact_dedup}}
+  - {{type: heuristic_filter, preset: short_text}}
+  - {{type: test_word_count, min_words: 4}}
+  - {{type: active_select, budget: auto, features: {{source: tfidf}}, seed_size: 20, batch_size: 20}}
+energy: {{measure_power_secs: 0.1}}
+proxy_train: {{model: tfidf, seeds: 2, min_fit_seconds: 0.3, bootstrap: 200}}
+output: {{dir: {out}}}
+"""
+
+
+@pytest.fixture(scope="session")
+def proxy_run(tmp_path_factory) -> tuple[Path, str]:
+    """A finished run with proxy training, the guard and an auto budget, run by `curate run`: (run_dir, terminal output)."""
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    pytest.importorskip("sklearn")
+    pytest.importorskip("codecarbon")
+    folder = tmp_path_factory.mktemp("proof")
+    labelled_corpus().write_ndjson(folder / "rows.jsonl")
+    (folder / "proof.yaml").write_text(PROXY_PIPELINE.format(data=folder / "rows.jsonl", out=folder / "runs"))
+    with pytest.MonkeyPatch.context() as patch:
+        registry._discover()
+        patch.setitem(registry._STAGES, "test_word_count", WordCount)
+        result = CliRunner().invoke(app, ["run", str(folder / "proof.yaml")], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    return folder / "runs" / "proof", result.output
+
+
 def chromium_path() -> str | None:
     """Debian's Chromium (scripts/install-chromium.sh installs it), or None."""
     return shutil.which("chromium") or shutil.which("chromium-browser")
@@ -90,7 +152,7 @@ def render():
     binary = chromium_path()
     if binary is None:
         pytest.skip("chromium not installed (scripts/install-chromium.sh installs Debian's package)")
-    return lambda page, screenshot: _render(binary, page, screenshot)
+    return lambda page, screenshot, size="1200,1400": _render(binary, page, screenshot, size)
 
 
 def _render(binary: str, page: Path, screenshot: Path, size: str = "1200,1400") -> list[str]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import polars as pl
 import pytest
 
 from curate import audit
 from curate.errors import InputError
+from curate.record import read_record
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +26,11 @@ def test_every_view_renders_html(run):
     assert "<svg" in run._repr_html_()
 
 
-def test_funnel_view_is_the_report_funnel(run):
+def test_funnel_view_is_the_record_funnel(run):
     data = run.funnel().data
-    report = json.loads((run.run_dir.report).read_text())
-    assert data["rows_out"].to_list() == [r["rows_out"] for r in report["funnel"]]
+    record = read_record(run.run_dir.root)
+    assert run.report == record
+    assert data["rows_out"].to_list() == [r.rows_out for r in record.funnel]
     assert data["stage"].to_list() == ["input", "exact_dedup", "test_word_count"]
 
 
@@ -59,14 +59,13 @@ def test_clusters_pair_kept_rows_with_their_removed_copies(run):
 
 def test_scores_histogram_covers_every_row_the_stage_saw(run):
     hist = run.scores("q_words").data
-    stage_in = next(r["rows_in"] for r in run.report["funnel"] if r["stage"] == "test_word_count")
-    assert sum(hist["kept"]) + sum(hist["removed"]) == stage_in
-    assert hist["threshold"] == 4.0
-    edges = np.array(hist["edges"])
-    removed_bins = np.flatnonzero(np.array(hist["removed"]))
+    assert sum(hist.kept) + sum(hist.removed) == run.report.stage("test_word_count").rows_in
+    assert [(t.value, t.removes) for t in hist.thresholds] == [(4.0, "below")]
+    edges = np.array(hist.edges)
+    removed_bins = np.flatnonzero(np.array(hist.removed))
     assert edges[removed_bins.max()] < 4.0
     other = run.scores("q_words", threshold=8, side="above").data
-    assert (other["threshold"], other["side"]) == (8, "above")
+    assert [(t.value, t.removes) for t in other.thresholds] == [(8, "above")]
     with pytest.raises(InputError, match="no score column"):
         run.scores("q_nothing")
 
@@ -89,20 +88,31 @@ def test_similarity_sweep_from_ledger_only_answers_above_the_run(run):
     assert table["removed"].to_list() == [None, None, dups]
 
 
-def test_similarity_sweep_from_a_cached_artifact(scored_run, tmp_path):
+def test_similarity_sweep_reads_only_the_artefact_the_stage_declared(tmp_path):
+    """SemDeDup declares its neighbours file with its threshold; without that file the sweep falls back to
+    the ledger, and a similarity file the stage did not declare is never guessed at."""
     import shutil
 
-    copy = tmp_path / "run"
-    shutil.copytree(scored_run, copy)
-    folder = copy / "artifacts" / "01-exact_dedup"
-    folder.mkdir(parents=True)
-    similarity = np.linspace(0.0, 1.0, 101)
-    pl.DataFrame({"id": [f"x{i}" for i in range(101)], "max_similarity": similarity}).write_parquet(
-        folder / "similarity.parquet")
-    view = audit.load(copy).sweep("exact_dedup", thresholds=[0.25, 0.5, 0.9])
-    assert view.data["removed"].to_list() == [int((similarity >= t - 1e-12).sum()) for t in (0.25, 0.5, 0.9)]
-    assert view.data["eps"].to_list() == pytest.approx([0.75, 0.5, 0.1])
-    assert "<polyline" in view.html
+    import curate
+
+    vectors = np.random.default_rng(0).normal(size=(40, 8))
+    vectors[20:] = vectors[:20] + 0.05 * np.random.default_rng(1).normal(size=(20, 8))
+    frame = pl.DataFrame({"id": [f"r{i}" for i in range(40)], "text": [f"t{i}" for i in range(40)],
+                          "vec": vectors.tolist()})
+    stage = {"type": "semantic_dedup", "embed": {"embedder": "column", "column": "vec"}, "n_clusters": 2, "eps": 0.02}
+    result = curate.run({"name": "sem", "stages": [stage], "output": {"dir": str(tmp_path / "runs")}}, data=frame)
+    (cut,) = result.report.stage("semantic_dedup").thresholds
+    assert (cut.column, cut.artifact, cut.removes) == ("nearest_similarity", "semantic_neighbours.parquet", "at_or_above")
+    assert result.report.stage("semantic_dedup").artifacts == ["artifacts/01-semantic_dedup/semantic_neighbours.parquet"]
+    table, info = audit.similarity_sweep(result.run_dir, "semantic_dedup", thresholds=[0.5, cut.value])
+    assert info["source"] == "artifact" and info["run_threshold"] == cut.value
+    assert table["removed"].to_list()[1] == result.removed.height
+    copy = tmp_path / "copy"
+    shutil.copytree(result.run_dir, copy)
+    folder = copy / "artifacts" / "01-semantic_dedup"
+    (folder / "semantic_neighbours.parquet").rename(folder / "similarity.parquet")
+    table, info = audit.similarity_sweep(copy, "semantic_dedup", thresholds=[0.5, cut.value])
+    assert info["source"] == "ledger" and table["removed"].to_list() == [None, result.removed.height]
 
 
 def test_unknown_stage_and_non_run_folder(run, tmp_path):

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from curate.record.models import FunnelRow
 
 KEPT, REMOVED, ACCENT, INK = "#2f7d5b", "#c8553d", "#3b6ea8", "#222"
 FUNNEL = "#3566a0"
@@ -15,8 +19,8 @@ PALETTE = ("#3b6ea8", "#2f7d5b", "#c8553d", "#8a5fb0", "#b08a2f")
 
 
 def _fmt(value: float) -> str:
-    if float(value).is_integer() and abs(value) >= 1:
-        return f"{int(value):,}"
+    if abs(value) >= 1000 or (float(value).is_integer() and abs(value) >= 1):
+        return f"{round(value):,}"
     return f"{value:.3g}"
 
 
@@ -26,22 +30,23 @@ def _svg(width: int, height: int, body: str, chart_id: str, title: str) -> str:
             f'font-size="12"><title>{escape(title)}</title>{body}</svg>')
 
 
-def funnel_chart(rows: Sequence[dict], chart_id: str = "funnel-chart") -> str:
+def funnel_chart(rows: Sequence[FunnelRow], chart_id: str = "funnel-chart") -> str:
     """Horizontal bars: rows left after each stage, labelled with the count and % of input kept."""
     width, label_w, bar_h, gap = 760, 170, 26, 8
     height = 20 + len(rows) * (bar_h + gap)
-    top = max((r["rows_in"] for r in rows[:1]), default=0) or 1
+    top = max((r.rows_in for r in rows[:1]), default=0) or 1
     span = width - label_w - 170
     parts = []
     for i, row in enumerate(rows):
         y = 10 + i * (bar_h + gap)
-        w = max(span * row["rows_out"] / top, 1.0)
+        w = max(span * row.rows_out / top, 1.0)
+        stage = escape(row.stage)
         parts.append(
-            f'<text x="{label_w - 8}" y="{y + bar_h * 0.68:.1f}" text-anchor="end" fill="{INK}">{escape(str(row["stage"]))}</text>'
+            f'<text x="{label_w - 8}" y="{y + bar_h * 0.68:.1f}" text-anchor="end" fill="{INK}">{stage}</text>'
             f'<rect class="bar" x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{FUNNEL}" '
-            f'data-stage="{escape(str(row["stage"]))}" data-rows-in="{row["rows_in"]}" data-rows-out="{row["rows_out"]}" '
-            f'data-kept-pct="{row["kept_pct"]}"><title>{row["rows_out"]:,} rows ({row["kept_pct"]}% of input)</title></rect>'
-            f'<text x="{label_w + w + 6:.1f}" y="{y + bar_h * 0.68:.1f}" fill="{INK}">{row["rows_out"]:,} · {row["kept_pct"]}%</text>')
+            f'data-stage="{stage}" data-rows-in="{row.rows_in}" data-rows-out="{row.rows_out}" '
+            f'data-kept-pct="{row.kept_pct}"><title>{row.rows_out:,} rows ({row.kept_pct}% of input)</title></rect>'
+            f'<text x="{label_w + w + 6:.1f}" y="{y + bar_h * 0.68:.1f}" fill="{INK}">{row.rows_out:,} · {row.kept_pct}%</text>')
     return _svg(width, height, "".join(parts), chart_id, "rows kept after each stage")
 
 
@@ -77,10 +82,10 @@ def bar_chart(labels: Sequence[str], values: Sequence[float | None], title: str,
     return _svg(width, height, "".join(parts), chart_id, title)
 
 
-def histogram_chart(hist: dict, chart_id: str, title: str) -> str:
-    """Stacked kept/removed counts per bin, with the threshold as a dashed line when known."""
+def histogram_chart(edges: Sequence[float], kept: Sequence[int], removed: Sequence[int], chart_id: str, title: str,
+                    thresholds: Sequence[float] = ()) -> str:
+    """Stacked kept/removed counts per bin, with each threshold as a dashed line."""
     width, height, left, bottom, top = 560, 220, 50, 36, 24
-    edges, kept, removed = hist["edges"], hist["kept"], hist["removed"]
     parts = [f'<text x="{width / 2}" y="16" text-anchor="middle" font-weight="bold">{escape(title)}</text>']
     if not edges:
         parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">no values</text>')
@@ -105,11 +110,15 @@ def histogram_chart(hist: dict, chart_id: str, title: str) -> str:
     parts.append(f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="{INK}"/>'
                  f'<text x="{left}" y="{height - bottom + 16}">{low:.4g}</text>'
                  f'<text x="{width - 10}" y="{height - bottom + 16}" text-anchor="end">{high:.4g}</text>')
-    if hist.get("threshold") is not None:
-        x = x_of(min(max(hist["threshold"], low), high))
+    for threshold in thresholds:  # one outside the values' range cuts nothing here: the caption still names it
+        if not low <= threshold <= high:
+            continue
+        x = x_of(threshold)
+        right = x > left + plot_w * 0.7
         parts.append(f'<line class="threshold" x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{height - bottom}" stroke="{INK}" '
-                     f'stroke-dasharray="4 3" data-threshold="{hist["threshold"]}"/>'
-                     f'<text x="{x + 4:.1f}" y="{top + 22}">threshold {hist["threshold"]:.4g}</text>')
+                     f'stroke-dasharray="4 3" data-threshold="{threshold}"/>'
+                     f'<text x="{x - 4 if right else x + 4:.1f}" y="{top + 22}" text-anchor="{"end" if right else "start"}">'
+                     f'threshold {threshold:.4g}</text>')
     return _svg(width, height, "".join(parts), chart_id, title)
 
 

@@ -1,1 +1,0 @@
-"""Run reports: manifest.json, report.json (and report.html)."""
