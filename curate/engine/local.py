@@ -24,7 +24,7 @@ from curate.io.writers import write_json, write_jsonl, write_parquet
 from curate.record import SCHEMA_VERSION, RunDir, RunRecord, StageRecord, build_record, write_record
 from curate.record.build import budget_use, curation_energy
 from curate.record.manifest import build_manifest
-from curate.record.models import GuardRecord, ProxyOutcome, Restored, Split, Splits
+from curate.record.models import Fit, GuardRecord, ProxyOutcome, Restored, Split, Splits
 from curate.registry import get_stage
 from curate.schema import ID, LABEL, TEXT, empty_ledger, make_ledger
 from curate.stages.base import RunContext
@@ -304,7 +304,8 @@ class LocalEngine:
         judge = guard.judge
         record = GuardRecord(
             verdict=outcome.verdict, reason=outcome.reason, tolerance=judge.settings.tolerance,
-            model=judge.settings.model, validation_rows=judge.validation_rows, reference=judge.reference_,
+            model=judge.settings.model, validation_rows=judge.validation_rows,
+            reference=Fit.model_validate(judge.reference_.model_dump()),  # the figures, without the predictions
             stages=verdicts, final_checks=outcome.checks,
             restored=[Restored(stage=r.stage, rows=r.ledger.height, reason=r.reason, at=r.at) for r in restorations],
             energy=sum(readings, EnergyReading.zero()) if readings else None,
