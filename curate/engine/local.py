@@ -99,12 +99,14 @@ class LocalEngine:
         self.observer = observer or RunObserver()
 
     def run(self, data: Any = None) -> EngineOutput:
-        """Read the input, run every stage, write the run directory."""
+        """Claim and lock the run directory, then read the input, run every stage and write the outputs."""
+        with RunDir(self.config.run_dir).claim() as run_dir:
+            return self._run(data, run_dir)
+
+    def _run(self, data: Any, run_dir: RunDir) -> EngineOutput:
         config = self.config
-        run_dir = RunDir(config.run_dir)
         started = time.time()
         read = self.read(data)
-        run_dir.root.mkdir(parents=True, exist_ok=True)
         if read.bad_rows:
             write_jsonl(read.bad_rows, run_dir.quarantine)
             self.observer.message(f"{len(read.bad_rows)} malformed rows set aside in {run_dir.quarantine}")
@@ -133,6 +135,8 @@ class LocalEngine:
             current, removed, stats = self._run_stage(index, stage, current, key, run_dir)
             ledgers.append(removed)
             records.append(StageRecord(index, stage.label, stage.name, stats, removed))
+            for warning in stats.get("warnings", []):
+                self.observer.message(f"stage '{stage.label}': {warning}")
             if "energy" in stats and not stats["resumed"]:
                 stopped = budget.charge(EnergyReading(**stats["energy"]), f"stage '{stage.label}'", self.observer.message)
                 if stopped:

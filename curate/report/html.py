@@ -24,7 +24,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;ma
 h1{margin-bottom:.2rem}h2{border-bottom:2px solid #eee;padding-bottom:.2rem;margin-top:2.2rem}
 table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem}th,td{border:1px solid #ddd;padding:.3rem .55rem;
 vertical-align:top}th{background:#f5f5f5;text-align:left}td.r{text-align:right;font-variant-numeric:tabular-nums}
-.note{color:#666;font-style:italic}.kpi{display:inline-block;margin:.3rem 1.4rem .3rem 0}.kpi b{font-size:1.5rem;
+.warning{color:#8a4b00;font-weight:600}.note{color:#666;font-style:italic}.kpi{display:inline-block;margin:.3rem 1.4rem .3rem 0}.kpi b{font-size:1.5rem;
 display:block}.cluster{display:grid;grid-template-columns:1fr 1fr;gap:.6rem;border:1px solid #ddd;padding:.6rem;
 margin:.6rem 0}.kept{background:#eef7f1;padding:.4rem}.removed{background:#fbefec;padding:.4rem;margin-bottom:.3rem}
 .text{white-space:pre-wrap;word-break:break-word}.id{color:#777;font-size:.8rem}.charts{display:flex;flex-wrap:wrap;
@@ -218,7 +218,8 @@ def render_html(report: dict[str, Any]) -> str:
                                               ("rows_removed", "rows removed", ""), ("kept_pct", "kept", "%"),
                                               ("seconds", "seconds", "")))
     source = escape(str(report.get("input", {}).get("source", "")))
-    body = "".join([f"<h1>curate run: {escape(report['name'])}</h1><p class=\"id\">input {source}</p>{kpis}",
+    warnings = "".join(f'<p class="warning">warning: {escape(w)}</p>' for w in report.get("warnings", []))
+    body = "".join([f"<h1>curate run: {escape(report['name'])}</h1><p class=\"id\">input {source}</p>{kpis}{warnings}",
                     funnel_section(report), removed_section(report, views),
                     "<h2>Largest duplicate clusters</h2>", clusters_section(views.get("clusters", [])),
                     "<h2>Quality scores</h2>", scores_section(views.get("scores", [])),

@@ -52,7 +52,8 @@ def build_report(config: PipelineConfig, read: ReadResult, frame: pl.DataFrame, 
     reasons = removed.group_by("stage", "reason", maintain_order=True).len().rows(named=True)
     return {
         "name": config.name,
-        "input": {"source": read.source, "rows": total, "quarantined": len(read.bad_rows), "empty_text": empty},
+        "input": {"source": read.source, "rows": total, "quarantined": len(read.bad_rows), "empty_text": empty,
+                  **({"lines": read.lines.to_dict()} if read.lines is not None else {})},
         "funnel": funnel,
         "removed_by_reason": [{"stage": r["stage"], "reason": r["reason"], "rows": r["len"]} for r in reasons],
         "totals": {"rows_in": total, "rows_kept": curated.height, "rows_removed": removed.height, "rows_test": test_rows,
@@ -61,4 +62,5 @@ def build_report(config: PipelineConfig, read: ReadResult, frame: pl.DataFrame, 
         **({"proxy": proxy} if proxy is not None else {}),
         **({"budget": budget} if budget is not None else {}),
         "stopped": stopped,
+        "warnings": [f"stage '{r.label}': {w}" for r in records for w in r.stats.get("warnings", [])],
     }

@@ -18,8 +18,10 @@ from curate.quality.rules import BY_NAME, RULE_NAMES, RULES, Bound, Rule
 from curate.registry import register, suggest
 from curate.schema import ID, TEXT, make_ledger
 from curate.stages.base import RunContext, Stage, StageConfig, StageResult
+from curate.stages.language_filter import LANG
 
 GOPHER_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
+MIN_LANGUAGE_ROWS = 20
 FAILED_RULE = "q_failed_rule"
 
 
@@ -39,6 +41,8 @@ class HeuristicFilterConfig(StageConfig):
     preset: Literal["web", "short_text"] = Field("web", description="Rule defaults: web pages (Gopher + C4 as published) or short texts (tweets, SMS, titles: no line rules).")
     rules: dict[str, RuleBounds | bool] = Field(default_factory=dict, description="Per-rule overrides: {min:, max:} bounds, false to switch a rule off, true to switch it on with its web default.")
     stop_words: tuple[str, ...] = Field(GOPHER_STOP_WORDS, description="Stop words for gopher_stop_words (Gopher's list by default).")
+    stop_words_languages: tuple[str, ...] = Field(("en",), min_length=1, description="Languages the stop words are written in (fastText lid.176 codes); gopher_stop_words judges only rows in them (the `lang` column of an earlier language_filter, else detected).")
+    warn_language_share: float | None = Field(0.5, gt=0, le=1, description="Warn, in the run output and the report, when one rule would remove more than this share of one language's rows (languages with at least 20 rows); null switches the check off.")
     bad_words: tuple[str, ...] = Field((), description="Lower-case words for c4_bad_words; the rule is on only when this list is given.")
     action: Literal["remove", "flag"] = Field("remove", description="remove failing rows, or keep all rows and name the failing rule in q_failed_rule.")
     batch_size: int = Field(20_000, gt=0, description="Rows scored at a time (bounds memory).")
@@ -54,6 +58,9 @@ class HeuristicFilterConfig(StageConfig):
                 raise ValueError(f"rule '{name}' looks at lines or paragraphs; the short_text preset has none (use preset: web)")
             if value is True and rule.web is None:
                 raise ValueError(f"rule '{name}' has no default bounds; give them as {{min: ..., max: ...}}")
+        for name, (lo, hi) in self.bounds().items():
+            if lo is not None and hi is not None and lo > hi:
+                raise ValueError(f"rule '{name}' has min {lo:g} above max {hi:g}: no row could pass (swap them?)")
         return self
 
     def bounds(self) -> dict[str, Bound]:
@@ -96,8 +103,12 @@ def _options(config: HeuristicFilterConfig, bounds: dict[str, Bound]) -> sc.Scor
     )
 
 
-def score_frame(texts: pl.Series, config: HeuristicFilterConfig) -> pl.DataFrame:
-    """The ``q_*`` score columns of ``texts`` for the rules ``config`` enables (one row per text)."""
+def score_frame(texts: pl.Series, config: HeuristicFilterConfig, languages: pl.Series | None = None) -> pl.DataFrame:
+    """The ``q_*`` score columns of ``texts`` for the rules ``config`` enables (one row per text).
+
+    ``languages`` (one code per text) limits gopher_stop_words to rows in
+    ``config.stop_words_languages``; without it the languages are detected when that rule is on.
+    """
     bounds = config.bounds()
     options = _options(config, bounds)
     families = {BY_NAME[name].family for name in bounds if BY_NAME[name].kind == "row"}
@@ -115,8 +126,38 @@ def score_frame(texts: pl.Series, config: HeuristicFilterConfig) -> pl.DataFrame
         if "c4" in families:
             part = part.join(sc.c4(frame, toks, options), on=sc.DOC, maintain_order="left")
         parts.append(part.drop(sc.DOC))
-    scores = pl.concat(parts, how="diagonal_relaxed")
-    return scores.head(len(texts))
+    scores = pl.concat(parts, how="diagonal_relaxed").head(len(texts))
+    if "gopher_stop_words" in bounds and "q_stop_words" in scores.columns:
+        languages = detect_languages(texts) if languages is None else languages
+        in_language = languages.is_in(list(config.stop_words_languages)).fill_null(False)
+        scores = scores.with_columns(pl.when(in_language).then(pl.col("q_stop_words")).alias("q_stop_words"))
+    return scores
+
+
+def detect_languages(texts: pl.Series) -> pl.Series:
+    """Each text's language (fastText lid.176, offline; null for an empty text)."""
+    from curate.stages.language_filter import LANG, detect
+
+    return detect(texts, 1000)[LANG]
+
+
+def language_warnings(languages: pl.Series, failing: dict[str, pl.Series], share: float,
+                      min_rows: int = MIN_LANGUAGE_ROWS) -> list[dict]:
+    """Rules that would remove more than ``share`` of one language's rows (languages with ``min_rows`` or more).
+
+    ``failing`` maps a rule's name to its per-row verdict (True: the row breaks it).
+    """
+    if not failing:
+        return []
+    frame = pl.DataFrame({"lang": languages.fill_null("unknown"), **failing})
+    counts = frame.group_by("lang").agg(pl.len().alias("_rows"), *(pl.col(name).sum() for name in failing))
+    warnings = []
+    for row in counts.filter(pl.col("_rows") >= min_rows).sort("lang").iter_rows(named=True):
+        for name in failing:
+            if row[name] > share * row["_rows"]:
+                warnings.append({"rule": name, "lang": row["lang"], "rows": row["_rows"], "would_remove": row[name],
+                                 "share": round(row[name] / row["_rows"], 4)})
+    return warnings
 
 
 def _describe(column: str, lo: float | None, hi: float | None) -> str:
@@ -126,17 +167,23 @@ def _describe(column: str, lo: float | None, hi: float | None) -> str:
     return f"needs {left}{column}{right}"
 
 
+def _breaks(rule: Rule, lo: float | None, hi: float | None) -> pl.Expr:
+    """True where a row's score is outside ``[lo, hi]`` (a null score passes)."""
+    value = pl.col(rule.column).cast(pl.Float64)
+    fail = pl.lit(False)
+    if lo is not None:
+        fail = fail | (value < lo)
+    if hi is not None:
+        fail = fail | (value > hi)
+    return fail.fill_null(False)
+
+
 def _failing(rules: list[tuple[Rule, Bound]]) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     """Expressions for the first failing rule's name, its score, and its bounds."""
     names, values, details = [], [], []
     for rule, (lo, hi) in rules:
         value = pl.col(rule.column).cast(pl.Float64)
-        fail = pl.lit(False)
-        if lo is not None:
-            fail = fail | (value < lo)
-        if hi is not None:
-            fail = fail | (value > hi)
-        fail = fail.fill_null(False)
+        fail = _breaks(rule, lo, hi)
         names.append(pl.when(fail).then(pl.lit(rule.name)))
         values.append(pl.when(fail).then(value))
         details.append(pl.when(fail).then(pl.lit(_describe(rule.column, lo, hi))))
@@ -156,17 +203,30 @@ class HeuristicFilter(Stage):
         """Score, then keep rows within every enabled rule's bounds."""
         cfg = self.config
         bounds = cfg.bounds()
-        scores = score_frame(df[TEXT], cfg)
+        languages = None
+        if cfg.warn_language_share is not None or "gopher_stop_words" in bounds:
+            languages = df[LANG] if LANG in df.columns else detect_languages(df[TEXT])
+        scores = score_frame(df[TEXT], cfg, languages)
         ctx.progress(df.height, df.height)
         checked = [(BY_NAME[name], bound) for name, bound in bounds.items() if BY_NAME[name].kind == "row"]
         reason, value, detail = _failing(checked)
         verdict = scores.select(_reason=reason, _score=value, _detail=detail)
+        warnings = []
+        if cfg.warn_language_share is not None and df.height:
+            failing = scores.select(*(_breaks(rule, lo, hi).alias(rule.name) for rule, (lo, hi) in checked))
+            warnings = language_warnings(languages, {name: failing[name] for name in failing.columns},
+                                         cfg.warn_language_share)
         failed = verdict["_reason"].is_not_null()
         path = ctx.artifact_path("heuristic_scores.parquet")
         if path is not None:
             df.select(ID).hstack(scores).with_columns(verdict["_reason"].alias(FAILED_RULE)).write_parquet(path)
         stats = {"preset": cfg.preset, "rules": list(bounds),
                  "removed_by": {k: v for k, v in verdict["_reason"].drop_nulls().value_counts(sort=True).iter_rows()}}
+        if warnings:
+            stats["language_warnings"] = warnings
+            stats["warnings"] = [f"rule {w['rule']} would remove {w['share']:.0%} of the {w['rows']:,} rows in language "
+                                 f"'{w['lang']}'; check that the rule suits that language, or switch it off for it"
+                                 for w in warnings]
         if cfg.action == "flag":
             kept = df.with_columns(scores).with_columns(verdict["_reason"].alias(FAILED_RULE))
             return StageResult(kept=kept, removed=make_ledger([], self.label, "heuristic"), stats={**stats, "flagged": int(failed.sum())})
