@@ -313,7 +313,8 @@ def _canonical_columns(frame: pl.DataFrame, config: InputConfig, source: str) ->
     frame = frame.rename(renames)
     dtype = frame.schema[TEXT]
     if dtype.is_nested() or dtype in (pl.Binary, pl.Object):
-        raise InputError(f"text column '{config.text}' in {source} holds {dtype}, not text",
+        kind = "lists" if isinstance(dtype, pl.List | pl.Array) else "objects" if isinstance(dtype, pl.Struct) else "bytes"
+        raise InputError(f"text column '{config.text}' in {source} holds {kind} ({dtype}), not text",
                          hint="point input.text at a column of strings (join lists or pick a field first)")
     if dtype != pl.String:
         frame = frame.with_columns(pl.col(TEXT).cast(pl.String))
