@@ -133,6 +133,10 @@ class RunDir:
         """Checkpoint path stem of stage ``index`` (1-based)."""
         return self.stages / f"{index:02d}-{_slug(label)}"
 
+    def stage_file(self, index: int, label: str, suffix: str = ".parquet") -> Path:
+        """A checkpoint file of stage ``index``: ``.parquet`` (kept rows), ``.removed.parquet`` or ``.done``."""
+        return _beside(self.stage_base(index, label), suffix)
+
     def artifacts(self, index: int, label: str) -> Path:
         """Folder for stage ``index``'s cached artefacts (signatures, similarities)."""
         return self.root / "artifacts" / f"{index:02d}-{_slug(label)}"
@@ -140,14 +144,14 @@ class RunDir:
     def load_checkpoint(self, index: int, label: str, key: str) -> tuple[pl.DataFrame, pl.DataFrame, dict] | None:
         """The kept rows, ledger and stats of a completed stage whose key matches, else ``None``."""
         base = self.stage_base(index, label)
-        done = base.with_suffix(".done")
+        done = _beside(base, ".done")
         if not done.exists():
             return None
         try:
             marker = json.loads(done.read_text())
         except (OSError, json.JSONDecodeError):
             return None
-        kept_path, removed_path = base.with_suffix(".parquet"), base.with_suffix(".removed.parquet")
+        kept_path, removed_path = _beside(base, ".parquet"), _beside(base, ".removed.parquet")
         if marker.get("key") != key or not kept_path.exists() or not removed_path.exists():
             return None
         return pl.read_parquet(kept_path), pl.read_parquet(removed_path), marker["stats"]
@@ -156,10 +160,10 @@ class RunDir:
                         removed: pl.DataFrame, stats: dict[str, Any]) -> None:
         """Write a stage's outputs, then its ``.done`` marker last (a crash leaves no marker)."""
         base = self.stage_base(index, label)
-        base.with_suffix(".done").unlink(missing_ok=True)
-        write_parquet(kept, base.with_suffix(".parquet"))
-        write_parquet(removed, base.with_suffix(".removed.parquet"))
-        write_json({"key": key, "stats": stats}, base.with_suffix(".done"))
+        _beside(base, ".done").unlink(missing_ok=True)
+        write_parquet(kept, _beside(base, ".parquet"))
+        write_parquet(removed, _beside(base, ".removed.parquet"))
+        write_json({"key": key, "stats": stats}, _beside(base, ".done"))
 
     def prune_checkpoints(self, keep: set[str]) -> None:
         """Delete checkpoint files of stages no longer in the pipeline, and stale temp files.
@@ -204,3 +208,8 @@ def _unlink(path: Path) -> None:
         path.unlink(missing_ok=True)
     except OSError as exc:
         raise output_error(path, exc) from None
+
+
+def _beside(base: Path, suffix: str) -> Path:
+    """``base`` with ``suffix`` appended (a label may hold dots, so never ``with_suffix``)."""
+    return base.parent / (base.name + suffix)

@@ -96,7 +96,7 @@ def stage_list(rd: RunDir) -> list[tuple[int, str, dict[str, Any]]]:
 
 def _checkpoints(rd: RunDir) -> list[tuple[str, Path]]:
     """(label, path) of every stage checkpoint that exists, in pipeline order."""
-    paths = [(label, rd.stage_base(i, label).with_suffix(".parquet")) for i, label, _ in stage_list(rd)]
+    paths = [(label, rd.stage_file(i, label)) for i, label, _ in stage_list(rd)]
     return [(label, path) for label, path in paths if path.exists()]
 
 
