@@ -15,8 +15,8 @@ import pytest
 
 import curate
 from curate.config import validate_config
-from curate.errors import ConfigError, OutputError
 from curate.engine.rundir import checkpoint_base
+from curate.errors import ConfigError, OutputError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -167,9 +167,10 @@ def test_two_runs_at_once_one_wins_the_other_exits_2(tmp_path):
         first = _curate("run", str(_script(tmp_path, "a", "text.len() > 3", 200_000)))
         time.sleep(0.5)
         second = _curate("run", str(_script(tmp_path, "b", "text.len() > 5", 1000)))
-        results = [(p.wait(timeout=300), *p.communicate()) for p in (first, second)]
-        outcomes.append([code for code, _, _ in results])
-        for code, out, err in results:
+        streams = [p.communicate(timeout=300) for p in (first, second)]
+        results = [(p.returncode, err) for p, (_, err) in zip((first, second), streams, strict=True)]
+        outcomes.append([code for code, _ in results])
+        for code, err in results:
             assert code in (0, 2) and "Traceback" not in err and "internal error" not in err, err
             if code == 2:
                 assert "is in use by another curate run (pid" in err
