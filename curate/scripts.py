@@ -54,3 +54,23 @@ def space_out_text(text: str) -> str:
 def count_words(texts: pl.Expr) -> pl.Expr:
     """Words per text: runs of non-space characters, each unspaced-script character counting as one."""
     return texts.str.count_matches(WORD)
+
+
+# The writing systems a row is grouped by when no language column is at hand.
+SCRIPTS: dict[str, str] = {
+    "Latin": r"\p{Latin}", "Cyrillic": r"\p{Cyrillic}", "Greek": r"\p{Greek}", "Arabic": r"\p{Arabic}",
+    "Hebrew": r"\p{Hebrew}", "Devanagari": r"\p{Devanagari}", "Hangul": r"\p{Hangul}", "Thai": r"\p{Thai}",
+    "Han": r"\p{Han}", "Kana": r"[\p{Hiragana}\p{Katakana}]",
+}
+
+
+def dominant_script(texts: pl.Expr) -> pl.Expr:
+    """The script most of a text's letters are written in (``Han+Kana`` for Japanese; null without letters)."""
+    names = list(SCRIPTS)
+    counts = pl.concat_list([texts.str.count_matches(pattern).cast(pl.Int64) for pattern in SCRIPTS.values()])
+    best = counts.list.arg_max()
+    top = pl.lit(pl.Series(names, dtype=pl.String)).gather(best)
+    kana = texts.str.count_matches(SCRIPTS["Kana"]) > 0
+    japanese = kana & top.is_in(["Han", "Kana"])
+    has_letters = counts.list.max() > 0
+    return pl.when(~has_letters).then(None).when(japanese).then(pl.lit("Han+Kana")).otherwise(top)

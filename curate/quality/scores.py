@@ -60,7 +60,9 @@ def token_frame(frame: pl.DataFrame) -> pl.DataFrame:
 def gopher_quality(frame: pl.DataFrame, toks: pl.DataFrame, options: ScoreOptions) -> pl.DataFrame:
     """Word count, mean word length, symbol ratios, bullet/ellipsis lines, alpha words, stop words."""
     tok = pl.col("tok")
-    per_tok = toks.with_columns(_sym=tok.str.contains(SYMBOL_ONLY), _len=tok.str.len_chars(),
+    # A Hangul syllable block is written with two or three letters (jamo): count those, as for other alphabets.
+    letters = pl.when(tok.str.contains(r"\p{Hangul}")).then(tok.str.normalize("NFD").str.len_chars())
+    per_tok = toks.with_columns(_sym=tok.str.contains(SYMBOL_ONLY), _len=letters.otherwise(tok.str.len_chars()),
                                 _alpha=tok.str.contains(r"\p{L}"), _stop=tok.is_in(list(options.stop_words)),
                                 _unspaced=tok.str.contains(UNSPACED_TOKEN))
     spaced_word = ~pl.col("_sym") & ~pl.col("_unspaced")

@@ -17,6 +17,7 @@ from curate.quality import scores as sc
 from curate.quality.rules import BY_NAME, RULE_NAMES, RULES, Bound, Rule
 from curate.registry import register, suggest
 from curate.schema import ID, TEXT, make_ledger
+from curate.scripts import dominant_script
 from curate.stages.base import RunContext, Stage, StageConfig, StageResult
 from curate.stages.language_filter import LANG
 
@@ -42,7 +43,7 @@ class HeuristicFilterConfig(StageConfig):
     rules: dict[str, RuleBounds | bool] = Field(default_factory=dict, description="Per-rule overrides: {min:, max:} bounds, false to switch a rule off, true to switch it on with its web default.")
     stop_words: tuple[str, ...] = Field(GOPHER_STOP_WORDS, description="Stop words for gopher_stop_words (Gopher's list by default).")
     stop_words_languages: tuple[str, ...] = Field(("en",), min_length=1, description="Languages the stop words are written in (fastText lid.176 codes); gopher_stop_words judges only rows in them (the `lang` column of an earlier language_filter, else detected).")
-    warn_language_share: float | None = Field(0.5, gt=0, le=1, description="Warn, in the run output and the report, when one rule would remove more than this share of one language's rows (languages with at least 20 rows); null switches the check off.")
+    warn_language_share: float | None = Field(0.5, gt=0, le=1, description="Warn, in the run output and the report, when one rule would remove more than this share of one language's rows (the `lang` column of an earlier language_filter, else each row's script; groups of at least 20 rows); null switches the check off.")
     bad_words: tuple[str, ...] = Field((), description="Lower-case words for c4_bad_words; the rule is on only when this list is given.")
     action: Literal["remove", "flag"] = Field("remove", description="remove failing rows, or keep all rows and name the failing rule in q_failed_rule.")
     batch_size: int = Field(20_000, gt=0, description="Rows scored at a time (bounds memory).")
@@ -128,28 +129,52 @@ def score_frame(texts: pl.Series, config: HeuristicFilterConfig, languages: pl.S
         parts.append(part.drop(sc.DOC))
     scores = pl.concat(parts, how="diagonal_relaxed").head(len(texts))
     if "gopher_stop_words" in bounds and "q_stop_words" in scores.columns:
-        languages = detect_languages(texts) if languages is None else languages
-        in_language = languages.is_in(list(config.stop_words_languages)).fill_null(False)
-        scores = scores.with_columns(pl.when(in_language).then(pl.col("q_stop_words")).alias("q_stop_words"))
+        scores = scores.with_columns(_stop_words_in_language(texts, scores["q_stop_words"], config, bounds, languages))
     return scores
+
+
+def _stop_words_in_language(texts: pl.Series, counts: pl.Series, config: HeuristicFilterConfig,
+                            bounds: dict[str, Bound], languages: pl.Series | None) -> pl.Series:
+    """``q_stop_words``, null (the rule does not apply) for rows not written in ``config.stop_words_languages``.
+
+    Without ``languages``, only the rows the rule would fail are looked at (fastText lid.176):
+    an English text rich in stop words needs no language id.
+    """
+    lo, hi = bounds["gopher_stop_words"]
+    failing = pl.Series([False] * len(counts))
+    if lo is not None:
+        failing = failing | (counts < lo).fill_null(False)
+    if hi is not None:
+        failing = failing | (counts > hi).fill_null(False)
+    wanted = list(config.stop_words_languages)
+    if languages is not None:
+        in_language = languages.is_in(wanted).fill_null(False)
+    else:
+        positions = failing.arg_true()
+        in_language = pl.Series([True] * len(counts))
+        if len(positions):
+            found = detect_languages(texts.gather(positions)).is_in(wanted).fill_null(False)
+            in_language = in_language.scatter(positions, found)
+    return counts.to_frame().select(pl.when(in_language).then(pl.col(counts.name))).to_series().alias("q_stop_words")
 
 
 def detect_languages(texts: pl.Series) -> pl.Series:
     """Each text's language (fastText lid.176, offline; null for an empty text)."""
-    from curate.stages.language_filter import LANG, detect
+    from curate.stages.language_filter import detect
 
     return detect(texts, 1000)[LANG]
 
 
-def language_warnings(languages: pl.Series, failing: dict[str, pl.Series], share: float,
+def language_warnings(groups: pl.Series, failing: dict[str, pl.Series], share: float,
                       min_rows: int = MIN_LANGUAGE_ROWS) -> list[dict]:
     """Rules that would remove more than ``share`` of one language's rows (languages with ``min_rows`` or more).
 
-    ``failing`` maps a rule's name to its per-row verdict (True: the row breaks it).
+    ``groups`` is each row's language (or script; null for rows without letters, which are
+    not a language); ``failing`` maps a rule's name to its per-row verdict (True: the row breaks it).
     """
     if not failing:
         return []
-    frame = pl.DataFrame({"lang": languages.fill_null("unknown"), **failing})
+    frame = pl.DataFrame({"lang": groups, **failing}).drop_nulls("lang")
     counts = frame.group_by("lang").agg(pl.len().alias("_rows"), *(pl.col(name).sum() for name in failing))
     warnings = []
     for row in counts.filter(pl.col("_rows") >= min_rows).sort("lang").iter_rows(named=True):
@@ -203,9 +228,7 @@ class HeuristicFilter(Stage):
         """Score, then keep rows within every enabled rule's bounds."""
         cfg = self.config
         bounds = cfg.bounds()
-        languages = None
-        if cfg.warn_language_share is not None or "gopher_stop_words" in bounds:
-            languages = df[LANG] if LANG in df.columns else detect_languages(df[TEXT])
+        languages = df[LANG] if LANG in df.columns else None
         scores = score_frame(df[TEXT], cfg, languages)
         ctx.progress(df.height, df.height)
         checked = [(BY_NAME[name], bound) for name, bound in bounds.items() if BY_NAME[name].kind == "row"]
@@ -213,9 +236,12 @@ class HeuristicFilter(Stage):
         verdict = scores.select(_reason=reason, _score=value, _detail=detail)
         warnings = []
         if cfg.warn_language_share is not None and df.height:
+            # by language when an earlier stage detected it, else by script (Han, Arabic, Hangul, ...)
+            groups = languages if languages is not None else df.select(dominant_script(pl.col(TEXT))).to_series()
             failing = scores.select(*(_breaks(rule, lo, hi).alias(rule.name) for rule, (lo, hi) in checked))
-            warnings = language_warnings(languages, {name: failing[name] for name in failing.columns},
+            warnings = language_warnings(groups, {name: failing[name] for name in failing.columns},
                                          cfg.warn_language_share)
+            grouping = "language" if languages is not None else "script"
         failed = verdict["_reason"].is_not_null()
         path = ctx.artifact_path("heuristic_scores.parquet")
         if path is not None:
@@ -224,8 +250,8 @@ class HeuristicFilter(Stage):
                  "removed_by": {k: v for k, v in verdict["_reason"].drop_nulls().value_counts(sort=True).iter_rows()}}
         if warnings:
             stats["language_warnings"] = warnings
-            stats["warnings"] = [f"rule {w['rule']} would remove {w['share']:.0%} of the {w['rows']:,} rows in language "
-                                 f"'{w['lang']}'; check that the rule suits that language, or switch it off for it"
+            stats["warnings"] = [f"rule {w['rule']} would remove {w['share']:.0%} of the {w['rows']:,} rows in {grouping} "
+                                 f"'{w['lang']}': check that the rule suits it (rules: {{{w['rule']}: false}} switches it off)"
                                  for w in warnings]
         if cfg.action == "flag":
             kept = df.with_columns(scores).with_columns(verdict["_reason"].alias(FAILED_RULE))
