@@ -46,8 +46,12 @@ def init(data: Path = typer.Option(..., "--data", help="Rows to label (JSONL, CS
         from curate.active.session import LabelingSession
         from curate.active.stopping import StopConfig
         from curate.config import InputConfig
+        from curate.errors import ConfigError
         from curate.io.readers import read_input
 
+        sources = FeatureConfig.model_fields["source"].annotation.__args__
+        if features not in sources:
+            raise ConfigError(f"--features '{features}' is not one of: {', '.join(sources)}", hint="see curate label init --help")
         frame = read_input(InputConfig(path=data, text=text, id=id_column, encoding=encoding)).frame
         test_frame = read_input(InputConfig(path=test, text=text, encoding=encoding)).frame if test is not None else None
         stop = StopConfig(max_labels=max_labels, max_kwh=max_kwh, stable_share=stable_share, stable_rounds=stable_rounds)
