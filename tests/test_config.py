@@ -95,3 +95,20 @@ def test_unreadable_pipeline_file_is_a_config_error(tmp_path):
         load_config(path)
     with pytest.raises(ConfigError, match="cannot be read"):
         load_config(tmp_path)  # a folder
+
+
+def test_yaml_runs_no_code_and_survives_an_anchor_bomb(tmp_path):
+    marker = tmp_path / "pwned"
+    tagged = tmp_path / "tagged.yaml"
+    tagged.write_text(f'name: x\nstages: !!python/object/apply:os.system ["touch {marker}"]\n')
+    with pytest.raises(ConfigError, match="could not determine a constructor"):
+        load_config(tagged)
+    assert not marker.exists()
+    levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        levels.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    bomb = tmp_path / "bomb.yaml"  # 9**9 strings if expanded; YAML aliases share them instead
+    bomb.write_text("\n".join(levels) + "\nname: bomb\nstages: [{type: filter, expr: *i}]\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(bomb)
+    assert "i: unknown key" in str(info.value) and "stages[0].expr: Input should be a valid string" in str(info.value)
