@@ -165,23 +165,31 @@ def detect_languages(texts: pl.Series) -> pl.Series:
     return detect(texts, 1000)[LANG]
 
 
-def language_warnings(groups: pl.Series, failing: dict[str, pl.Series], share: float,
-                      min_rows: int = MIN_LANGUAGE_ROWS) -> list[dict]:
-    """Rules that would remove more than ``share`` of one language's rows (languages with ``min_rows`` or more).
+def group_counts(groups: pl.Series, failing: pl.DataFrame) -> tuple[dict[str, int], dict[str, int]]:
+    """Rows per language (or script), and rows per ``rule|group`` that break the rule.
 
-    ``groups`` is each row's language (or script; null for rows without letters, which are
-    not a language); ``failing`` maps a rule's name to its per-row verdict (True: the row breaks it).
+    ``groups`` is each row's language or script (null for rows without letters, which are
+    not a language and are not counted); ``failing`` has one boolean column per rule. Both
+    results are plain counts, so counts of blocks of rows add up to the counts of all rows.
     """
-    if not failing:
-        return []
-    frame = pl.DataFrame({"lang": groups, **failing}).drop_nulls("lang")
-    counts = frame.group_by("lang").agg(pl.len().alias("_rows"), *(pl.col(name).sum() for name in failing))
+    frame = failing.with_columns(_group=groups).drop_nulls("_group")
+    counts = frame.group_by("_group").agg(pl.len().alias("_rows"), *(pl.col(name).sum() for name in failing.columns))
+    rows = {row["_group"]: row["_rows"] for row in counts.iter_rows(named=True)}
+    broken = {f"{name}|{row['_group']}": row[name] for row in counts.iter_rows(named=True)
+              for name in failing.columns if row[name]}
+    return rows, broken
+
+
+def language_warnings(rows: dict[str, int], broken: dict[str, int], share: float,
+                      min_rows: int = MIN_LANGUAGE_ROWS) -> list[dict]:
+    """Rules that would remove more than ``share`` of one language's rows (languages with ``min_rows`` or more)."""
     warnings = []
-    for row in counts.filter(pl.col("_rows") >= min_rows).sort("lang").iter_rows(named=True):
-        for name in failing:
-            if row[name] > share * row["_rows"]:
-                warnings.append({"rule": name, "lang": row["lang"], "rows": row["_rows"], "would_remove": row[name],
-                                 "share": round(row[name] / row["_rows"], 4)})
+    for key, count in sorted(broken.items(), key=lambda item: item[0].split("|", 1)[::-1]):
+        rule, group = key.split("|", 1)
+        total = rows.get(group, 0)
+        if total >= min_rows and count > share * total:
+            warnings.append({"rule": rule, "lang": group, "rows": total, "would_remove": count,
+                             "share": round(count / total, 4)})
     return warnings
 
 
@@ -224,6 +232,20 @@ class HeuristicFilter(Stage):
     kind = "map"
     Config = HeuristicFilterConfig
 
+    def finish_stats(self, stats: dict) -> dict:
+        """Add the rules that would remove most of one language (``warnings``) from the per-group counts."""
+        share = self.config.warn_language_share
+        if share is None or "rows_by_group" not in stats:
+            return stats
+        warnings = language_warnings(stats["rows_by_group"], stats["failing_by_group"], share)
+        if not warnings:
+            return stats
+        grouping = stats.get("grouped_by", "language")
+        return {**stats, "language_warnings": warnings,
+                "warnings": [f"rule {w['rule']} would remove {w['share']:.0%} of the {w['rows']:,} rows in {grouping} "
+                             f"'{w['lang']}': check that the rule suits it (rules: {{{w['rule']}: false}} switches it off)"
+                             for w in warnings]}
+
     def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
         """Score, then keep rows within every enabled rule's bounds."""
         cfg = self.config
@@ -234,25 +256,20 @@ class HeuristicFilter(Stage):
         checked = [(BY_NAME[name], bound) for name, bound in bounds.items() if BY_NAME[name].kind == "row"]
         reason, value, detail = _failing(checked)
         verdict = scores.select(_reason=reason, _score=value, _detail=detail)
-        warnings = []
-        if cfg.warn_language_share is not None and df.height:
-            # by language when an earlier stage detected it, else by script (Han, Arabic, Hangul, ...)
-            groups = languages if languages is not None else df.select(dominant_script(pl.col(TEXT))).to_series()
-            failing = scores.select(*(_breaks(rule, lo, hi).alias(rule.name) for rule, (lo, hi) in checked))
-            warnings = language_warnings(groups, {name: failing[name] for name in failing.columns},
-                                         cfg.warn_language_share)
-            grouping = "language" if languages is not None else "script"
         failed = verdict["_reason"].is_not_null()
         path = ctx.artifact_path("heuristic_scores.parquet")
         if path is not None:
             df.select(ID).hstack(scores).with_columns(verdict["_reason"].alias(FAILED_RULE)).write_parquet(path)
         stats = {"preset": cfg.preset, "rules": list(bounds),
                  "removed_by": {k: v for k, v in verdict["_reason"].drop_nulls().value_counts(sort=True).iter_rows()}}
-        if warnings:
-            stats["language_warnings"] = warnings
-            stats["warnings"] = [f"rule {w['rule']} would remove {w['share']:.0%} of the {w['rows']:,} rows in {grouping} "
-                                 f"'{w['lang']}': check that the rule suits it (rules: {{{w['rule']}: false}} switches it off)"
-                                 for w in warnings]
+        if cfg.warn_language_share is not None:
+            # by language when an earlier stage detected it, else by script (Han, Arabic, Hangul, ...)
+            groups = languages if languages is not None else df.select(dominant_script(pl.col(TEXT))).to_series()
+            failing = scores.select(*(_breaks(rule, lo, hi).alias(rule.name) for rule, (lo, hi) in checked))
+            rows, broken = group_counts(groups, failing)
+            stats |= {"grouped_by": "language" if languages is not None else "script",
+                      "rows_by_group": rows, "failing_by_group": broken}
+        stats = self.finish_stats(stats)
         if cfg.action == "flag":
             kept = df.with_columns(scores).with_columns(verdict["_reason"].alias(FAILED_RULE))
             return StageResult(kept=kept, removed=make_ledger([], self.label, "heuristic"), stats={**stats, "flagged": int(failed.sum())})
