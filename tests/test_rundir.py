@@ -179,3 +179,13 @@ def test_two_runs_at_once_one_wins_the_other_exits_2(tmp_path):
     # the winner's outputs are whole and its own
     report = json.loads((tmp_path / "runs" / "shared" / "report.json").read_text())
     assert report["totals"]["rows_in"] in (200_000, 1000)
+
+
+def test_input_that_cannot_be_read_leaves_the_last_run_untouched(tmp_path):
+    first = curate.run(_config(tmp_path), data=_data())
+    before = {p.name: p.read_bytes() for p in first.run_dir.iterdir() if p.is_file() and p.name != ".curate.lock"}
+    typo = {**_config(tmp_path), "input": {"path": str(tmp_path / "no-such-file.csv")}}
+    with pytest.raises(curate.InputError, match="does not exist"):
+        curate.run(typo)
+    after = {p.name: p.read_bytes() for p in first.run_dir.iterdir() if p.is_file() and p.name != ".curate.lock"}
+    assert after == before

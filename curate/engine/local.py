@@ -99,14 +99,17 @@ class LocalEngine:
         self.observer = observer or RunObserver()
 
     def run(self, data: Any = None) -> EngineOutput:
-        """Claim and lock the run directory, then read the input, run every stage and write the outputs."""
-        with RunDir(self.config.run_dir).claim() as run_dir:
-            return self._run(data, run_dir)
+        """Read the input, then claim and lock the run directory, run every stage and write the outputs.
 
-    def _run(self, data: Any, run_dir: RunDir) -> EngineOutput:
-        config = self.config
+        Input that cannot be read stops the run before the run directory is touched.
+        """
         started = time.time()
         read = self.read(data)
+        with RunDir(self.config.run_dir).claim() as run_dir:
+            return self._run(read, run_dir, started)
+
+    def _run(self, read: ReadResult, run_dir: RunDir, started: float) -> EngineOutput:
+        config = self.config
         if read.bad_rows:
             write_jsonl(read.bad_rows, run_dir.quarantine)
             self.observer.message(f"{len(read.bad_rows)} malformed rows set aside in {run_dir.quarantine}")
