@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -57,8 +58,9 @@ class InputConfig(_Strict):
 
 def _folder_name(value: str | None) -> str | None:
     """A run directory name is one plain folder name: it cannot climb out of output.dir."""
-    if value is not None and set(value) <= {"."}:
-        raise ValueError(f"'{value}' is not a folder name (use letters, digits, _ . -)")
+    if value is not None and (not re.fullmatch(r"[A-Za-z0-9_.-]+", value) or set(value) <= {"."}):
+        raise ValueError(f"'{value}' is not one folder name: use letters, digits, _ . - (no /, no ..); "
+                         "put the parent folder in output.dir")
     return value
 
 
@@ -66,7 +68,7 @@ class OutputConfig(_Strict):
     """Where the run directory goes."""
 
     dir: Path = Field(Path("runs"), description="Parent folder of run directories.")
-    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$", description="Run directory name (one folder name: letters, digits, _ . -); defaults to the pipeline name.")
+    name: str | None = Field(None, description="Run directory name (one folder name: letters, digits, _ . -); defaults to the pipeline name.")
 
     _plain_name = field_validator("name")(_folder_name)
 

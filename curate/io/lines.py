@@ -205,6 +205,9 @@ def parse_csv(lines: list[Line], path: Path, *, separator: str, quote_char: str 
 def _csv_reason(exc: csv.Error, spanned: int, limit: int, lines: list[Line], start: int) -> str:
     message = str(exc)
     if "unexpected end of data" not in message:
+        if spanned > 1:  # the quote opened here was closed by a quote on a later line, in the wrong place
+            return (f"a quoted field opened on this line is not closed on it; the record runs to line "
+                    f"{lines[start + spanned - 1].number}, where the CSV reader fails ({message})")
         return f"malformed CSV: {message}"
     end = start + spanned
     if spanned >= limit:

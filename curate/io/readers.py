@@ -193,6 +193,8 @@ def _read_csv(path: Path, config: InputConfig, fmt: str) -> tuple[pl.DataFrame, 
     rows = records.rows
     width = len(records.header) if records.header is not None else len(rows[0]) if rows else 0
     header = records.header if records.header is not None else [f"column_{i + 1}" for i in range(width)]
+    if not rows and not bad:
+        raise InputError(f"input file {path} has a header but no rows", hint="point input.path at a file with data")
     if not rows:
         raise InputError(f"input file {path} has no readable rows ({len(bad)} malformed)",
                          hint="point input.path at a file with data, or check input.separator and input.encoding")
@@ -240,6 +242,10 @@ def _read_parquet(path: Path, _config: InputConfig, _fmt: str) -> tuple[pl.DataF
 def _read_text_folder(path: Path, config: InputConfig, _fmt: str) -> tuple[pl.DataFrame, list[dict], None]:
     files = sorted(p for p in path.rglob("*.txt") if not p.is_dir())
     if not files:
+        shards = [p.name for p in path.rglob("*") if strip_compression(p)[0] in _EXTENSIONS][:3]
+        if shards:
+            raise InputError(f"folder {path} holds data files ({', '.join(shards)}, ...), not .txt files",
+                             hint="point input.path at one file, or use engine: ray, which reads folders of JSONL/Parquet shards")
         raise InputError(f"folder {path} has no .txt files", hint="set input.format, or point input.path at a file")
     names, texts, bad = [], [], []
     fail = _bad_row(path, config, bad)
