@@ -53,3 +53,11 @@ def test_a_module_skipped_at_import_fails_in_ci(tmp_path):
     assert _pytest(tmp_path, IMPORTING, None).returncode == 5  # all skipped: "no tests ran" on a user's clone
     ci = _pytest(tmp_path, IMPORTING, "true")
     assert ci.returncode != 0 and "a_package_nobody_installed" in ci.stdout, ci.stdout
+
+
+def test_this_suite_runs_under_the_policy():
+    import tests._ci_policy as policy
+    import tests.conftest as conftest
+
+    assert conftest.pytest_runtest_makereport is policy.pytest_runtest_makereport
+    assert conftest.pytest_make_collect_report is policy.pytest_make_collect_report

@@ -141,7 +141,7 @@ def _stop_words_in_language(texts: pl.Series, counts: pl.Series, config: Heurist
     an English text rich in stop words needs no language id.
     """
     lo, hi = bounds["gopher_stop_words"]
-    failing = pl.Series([False] * len(counts))
+    failing = pl.repeat(False, len(counts), eager=True)
     if lo is not None:
         failing = failing | (counts < lo).fill_null(False)
     if hi is not None:
@@ -151,7 +151,7 @@ def _stop_words_in_language(texts: pl.Series, counts: pl.Series, config: Heurist
         in_language = languages.is_in(wanted).fill_null(False)
     else:
         positions = failing.arg_true()
-        in_language = pl.Series([True] * len(counts))
+        in_language = pl.repeat(True, len(counts), eager=True)
         if len(positions):
             found = detect_languages(texts.gather(positions)).is_in(wanted).fill_null(False)
             in_language = in_language.scatter(positions, found)
