@@ -139,9 +139,23 @@ def print_summary(record: RunRecord, run_dir: Path) -> None:
         console.print(proxy_table(record.proxy))
 
 
+def _as_user_error(exc: Exception) -> Exception:
+    """Errors a user caused, met outside curate's own checks, as one-line :class:`CurateError` s."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg'].removeprefix('Value error, ')}"
+                             for e in exc.errors())
+        return CurateError(f"invalid {exc.title}: {problems}", hint="see --help for the allowed values")
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return CurateError(f"{exc.filename}: {exc.strerror or exc}", hint="check the path and its permissions")
+    return exc
+
+
 def _fail(exc: Exception) -> None:
     if _state["debug"]:
         raise exc
+    exc = _as_user_error(exc)
     if isinstance(exc, CurateError):
         err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
     else:
@@ -174,9 +188,14 @@ def run(pipeline: Path = typer.Argument(..., help="Pipeline YAML file."),
 def validate(pipeline: Path = typer.Argument(..., help="Pipeline YAML file.")) -> None:
     """Check a pipeline file and report every problem with its YAML path."""
     from curate.config import load_config
+    from curate.io.readers import input_format
 
     try:
         config = load_config(pipeline)
+        inputs = [config.input, *([config.proxy_train.test.input] if config.proxy_train is not None else [])]
+        for given in inputs:
+            if given is not None and given.path is not None:
+                input_format(given)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +35,7 @@ class InputConfig(_Strict):
     separator: str | None = Field(None, description="Field separator for CSV (default `,`, or tab for .tsv).")
     quote_char: str | None = Field("\"", description="CSV quote character; `null` for files where quotes are plain text (e.g. SMS collections).")
     has_header: bool = Field(True, description="Whether a CSV/TSV file has a header row; without one columns are named column_1, column_2, ...")
+    max_record_lines: int = Field(100, ge=1, description="Most physical lines one CSV record may span (a quoted field with line breaks); a quote left open longer is reported as malformed.")
     on_bad_rows: Literal["error", "quarantine"] = Field("error", description="A malformed line stops the run (`error`) or goes to quarantine.jsonl in the run directory (`quarantine`).")
     ids: Literal["error", "regenerate"] = Field("error", description="What to do when the id column has duplicates: stop, or replace all ids by content-hash ids.")
     limit: int | None = Field(None, gt=0, description="Read only the first N rows (for quick trials).")
@@ -54,11 +56,21 @@ class InputConfig(_Strict):
             raise ValueError("set only one of input.path or input.dataset")
 
 
+def _folder_name(value: str | None) -> str | None:
+    """A run directory name is one plain folder name: it cannot climb out of output.dir."""
+    if value is not None and (not re.fullmatch(r"[A-Za-z0-9_.-]+", value) or set(value) <= {"."}):
+        raise ValueError(f"'{value}' is not one folder name: use letters, digits, _ . - (no /, no ..); "
+                         "put the parent folder in output.dir")
+    return value
+
+
 class OutputConfig(_Strict):
     """Where the run directory goes."""
 
     dir: Path = Field(Path("runs"), description="Parent folder of run directories.")
-    name: str | None = Field(None, description="Run directory name; defaults to the pipeline name.")
+    name: str | None = Field(None, description="Run directory name (one folder name: letters, digits, _ . -); defaults to the pipeline name.")
+
+    _plain_name = field_validator("name")(_folder_name)
 
 
 class ProxyTestConfig(_Strict):
@@ -142,6 +154,8 @@ class PipelineConfig(_Strict):
     budget: BudgetConfig | None = Field(None, description="Carbon budget: warn near it, stop cleanly past it.")
     proxy_train: ProxyTrainConfig | None = Field(None, description="Train a proxy model on the full, curated and random sets and compare energy and accuracy.")
     guard: GuardConfig = Field(default_factory=GuardConfig, description="The validation guard that keeps a run from silently losing accuracy (see docs/guard.md).")
+
+    _plain_name = field_validator("name")(_folder_name)
 
     @property
     def metered(self) -> EnergyConfig | None:
@@ -260,13 +274,38 @@ def validate_config(raw: Any, source: str = "pipeline") -> PipelineConfig:
     return config
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` that rejects a key given twice in one mapping (YAML says keys are unique)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark)
+            except TypeError:
+                continue  # an unhashable key: the base class reports it
+            if first is not key_node.start_mark:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark,
+                    f"duplicate key '{key}' (first given at line {first.line + 1})", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: str | Path) -> PipelineConfig:
     """Read and validate a pipeline YAML file; relative input paths resolve against the CWD."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"pipeline file {path} does not exist", hint="check the path")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or str(exc))
+        raise ConfigError(f"pipeline file {path} cannot be read: {reason}", hint="pass a readable UTF-8 YAML file") from None
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no Python tags
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

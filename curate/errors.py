@@ -39,6 +39,10 @@ class InputError(CurateError):
     """The input data cannot be read as configured."""
 
 
+class OutputError(CurateError):
+    """The run directory or another output cannot be written (permissions, a file in the way, a full disk, a lock)."""
+
+
 class StageError(CurateError):
     """A stage failed or broke the engine's contract."""
 

@@ -71,3 +71,44 @@ def test_python_models_without_yaml():
 def test_unknown_encoding_is_rejected():
     with pytest.raises(ConfigError, match="unknown encoding 'latin-9000'"):
         validate_config({"input": {"path": "a.csv", "encoding": "latin-9000"}})
+
+
+def test_duplicate_yaml_keys_are_rejected(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("name: a\nseed: 1\nstages:\n  - type: exact_dedup\n    hash_bits: 64\n    hash_bits: 128\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "at line 6, column 5: duplicate key 'hash_bits' (first given at line 5)" in str(info.value)
+    path.write_text("name: a\nseed: 1\nseed: 2\n")
+    with pytest.raises(ConfigError, match="duplicate key 'seed'"):
+        load_config(path)
+    merged = tmp_path / "merged.yaml"  # YAML merge keys are not duplicates: the explicit key wins
+    merged.write_text("base: &b {type: exact_dedup, hash_bits: 64}\nstages:\n  - <<: *b\n    hash_bits: 128\n")
+    with pytest.raises(ConfigError, match="base: unknown key"):  # validated, not rejected by the loader
+        load_config(merged)
+
+
+def test_unreadable_pipeline_file_is_a_config_error(tmp_path):
+    path = tmp_path / "latin.yaml"
+    path.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="cannot be read: not UTF-8 text"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_config(tmp_path)  # a folder
+
+
+def test_yaml_runs_no_code_and_survives_an_anchor_bomb(tmp_path):
+    marker = tmp_path / "pwned"
+    tagged = tmp_path / "tagged.yaml"
+    tagged.write_text(f'name: x\nstages: !!python/object/apply:os.system ["touch {marker}"]\n')
+    with pytest.raises(ConfigError, match="could not determine a constructor"):
+        load_config(tagged)
+    assert not marker.exists()
+    levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        levels.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    bomb = tmp_path / "bomb.yaml"  # 9**9 strings if expanded; YAML aliases share them instead
+    bomb.write_text("\n".join(levels) + "\nname: bomb\nstages: [{type: filter, expr: *i}]\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(bomb)
+    assert "i: unknown key" in str(info.value) and "stages[0].expr: Input should be a valid string" in str(info.value)

@@ -154,7 +154,7 @@ def test_sigkill_mid_stage_then_rerun_is_byte_identical(tmp_path):
 
 def test_explain(tmp_path):
     df = pl.DataFrame({"id": ["a", "b", "c"], "text": ["Same text", "same  TEXT", "other"]})
-    result = curate.run(_config(tmp_path, [{"type": "exact_dedup"}]), data=df.with_columns())
+    result = curate.run({**_config(tmp_path, [{"type": "exact_dedup"}]), "input": {"id": "id"}}, data=df.with_columns())
     from curate.explain import explain_row
 
     info = explain_row(result.run_dir, "b")

@@ -179,3 +179,146 @@ def test_builtin_tweets_dataset():
     frame = read_input(InputConfig(dataset="tweets", label="sentiment")).frame
     assert frame.height == 38_158
     assert set(frame["label"].unique()) == {"negative", "neutral", "positive"}
+
+
+# --- issue 13: every physical line is accounted for ---------------------------------------
+
+
+def _thousand_rows_with(tmp_path, bad_lines: dict[int, str]):
+    """A 1,000-row CSV (line 1 the header, row i on line i + 2) with some lines replaced."""
+    lines = ["text,n"] + [f"row {i} is plain text,{i}" for i in range(1000)]
+    for number, text in bad_lines.items():
+        lines[number - 1] = text
+    path = tmp_path / "rows.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _quarantine(result) -> list[dict]:
+    path = result.run_dir / "quarantine.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_unterminated_quote_costs_one_line_not_the_rest_of_the_file(tmp_path):
+    path = _thousand_rows_with(tmp_path, {11: '"He said hello,a'})
+    result = _run(tmp_path, {"path": str(path), "on_bad_rows": "quarantine"})
+    bad = _quarantine(result)
+    assert [(row["line"], row["raw"]) for row in bad] == [(11, '"He said hello,a')]
+    assert _accounted(result) == 999  # the 999 good rows, none lost
+    assert result.report["input"]["lines"] == {"lines": 1001, "header_lines": 1, "blank_lines": 0, "rows": 999,
+                                               "row_lines": 999, "quarantined_lines": 1, "multiline_records": 0,
+                                               "multiline_examples": []}
+    with pytest.raises(InputError, match="line 11"):
+        read_input(InputConfig(path=path))
+
+
+def test_quote_closed_hundreds_of_lines_later_is_reported_not_merged(tmp_path):
+    # A quote opened on line 11 and closed on line 501: the lines between have no quotes.
+    lines = {11: '"He said hello,a', 501: 'and stopped here",7'}
+    lines |= {n: f"plain line {n} without quotes,{n}" for n in range(12, 501)}
+    path = _thousand_rows_with(tmp_path, lines)
+    result = _run(tmp_path, {"path": str(path), "on_bad_rows": "quarantine"})
+    bad = _quarantine(result)
+    assert bad[0]["line"] == 11 and "not closed within 100 lines" in bad[0]["reason"]
+    counts = result.report["input"]["lines"]
+    assert counts["header_lines"] + counts["row_lines"] + counts["quarantined_lines"] == counts["lines"] == 1001
+    assert result.curated["text"].str.len_chars().max() < 100  # nothing merged into a giant row
+    assert _accounted(result) == counts["rows"] == 1000 - len(bad)
+    # raising the limit accepts the long record, and says it spans lines 11 to 501
+    frame = read_input(InputConfig(path=path, max_record_lines=1000)).frame
+    assert frame.height == 1000 - 490
+
+
+def test_multiline_records_are_counted_and_their_lines_listed(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text('text,n\n"one\ntwo\nthree",1\nplain,2\n\n"a\nb",3\n')
+    result = _run(tmp_path, {"path": str(path)})
+    counts = result.report["input"]["lines"]
+    assert counts["multiline_records"] == 2 and counts["multiline_examples"] == [[2, 4], [7, 8]]
+    assert counts["row_lines"] == 6 and counts["blank_lines"] == 1
+
+
+def test_undecodable_lines_are_quarantined_with_their_exact_bytes(tmp_path):
+    import base64
+
+    path = tmp_path / "mixed.csv"
+    raw = b"text\nplain one\ncaf\xe9 cr\xe8me\nplain two\n\xff\xfe\n"
+    path.write_bytes(raw)
+    result = _run(tmp_path, {"path": str(path), "on_bad_rows": "quarantine"})
+    bad = _quarantine(result)
+    assert [row["line"] for row in bad] == [3, 5]
+    assert [base64.b64decode(row["raw_base64"]) for row in bad] == [b"caf\xe9 cr\xe8me", b"\xff\xfe"]
+    assert "\ufffd" not in (result.run_dir / "quarantine.jsonl").read_text()
+    assert bad[0]["raw"] == "caf\\xe9 cr\\xe8me"
+    assert sorted(result.curated["text"]) == ["plain one", "plain two"]
+
+
+def test_jsonl_lines_are_accounted_for(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'{"text": "a"}\n\n[1, 2]\n{"text": "b"\n{"text": "c"}\n\xff{"text": "d"}\n')
+    result = _run(tmp_path, {"path": str(path), "on_bad_rows": "quarantine"})
+    assert [row["line"] for row in _quarantine(result)] == [3, 4, 6]
+    assert result.report["input"]["lines"] | {"multiline_examples": []} == {
+        "lines": 6, "header_lines": 0, "blank_lines": 1, "rows": 2, "row_lines": 2, "quarantined_lines": 3,
+        "multiline_records": 0, "multiline_examples": []}
+
+
+def test_utf8_bom_is_not_part_of_the_first_column_name(tmp_path):
+    for name, body in (("bom.csv", "text,n\nhello,1\n"), ("bom.jsonl", '{"text": "hello"}\n')):
+        path = tmp_path / name
+        path.write_bytes(b"\xef\xbb\xbf" + body.encode())
+        frame = read_input(InputConfig(path=path)).frame
+        assert frame["text"].to_list() == ["hello"], name
+
+
+@pytest.mark.parametrize("suffix", [".jsonl.gz", ".jsonl.zst", ".csv.gz", ".csv.zst", ".csv.bz2"])
+def test_compressed_inputs_are_detected_by_format_auto(tmp_path, suffix):
+    import pyarrow as pa
+
+    body = '{"text": "one"}\n{"text": "two"}\n' if ".jsonl" in suffix else "text\none\ntwo\n"
+    path = tmp_path / f"data{suffix}"
+    with pa.output_stream(str(path), compression="detect") as out:
+        out.write(body.encode())
+    assert read_input(InputConfig(path=path)).frame["text"].to_list() == ["one", "two"]
+    broken = tmp_path / f"broken{suffix}"
+    broken.write_bytes(b"this is not compressed at all")
+    with pytest.raises(InputError, match="cannot be read|not a valid"):
+        read_input(InputConfig(path=broken))
+
+
+def test_an_id_column_is_used_only_when_input_id_names_it(tmp_path):
+    path = tmp_path / "ids.csv"
+    path.write_text("id,text\n7,first\n7,second\n,third\n")
+    result = _run(tmp_path, {"path": str(path)})  # duplicate and empty ids: fine, they are not the ids
+    assert result.curated["id_original"].to_list() == [7, 7, None]
+    assert result.curated["id"].n_unique() == 3
+    with pytest.raises(InputError, match="id column 'id' has 1 empty values"):
+        _run(tmp_path, {"path": str(path), "id": "id"})
+
+
+def test_list_typed_text_column_is_one_clear_error(tmp_path):
+    path = tmp_path / "lists.jsonl"
+    path.write_text('{"text": ["a", "b"]}\n{"text": ["c"]}\n')
+    with pytest.raises(InputError) as info:
+        read_input(InputConfig(path=path))
+    assert "holds lists (List(String)), not text" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_unreadable_input_folder_as_file_and_symlink_loop(tmp_path):
+    import os
+
+    secret = tmp_path / "secret.csv"
+    secret.write_text("text\na\n")
+    secret.chmod(0)
+    if os.geteuid() != 0:  # root reads anything: the permission check only means something for others
+        with pytest.raises(InputError, match="permission denied"):
+            read_input(InputConfig(path=secret))
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text('{"text": "a"}\n')
+    with pytest.raises(InputError, match="is a folder, but input.format is jsonl"):
+        read_input(InputConfig(path=folder, format="jsonl"))
+    loop = tmp_path / "loop.csv"
+    loop.symlink_to(loop)
+    with pytest.raises(InputError, match="link"):
+        read_input(InputConfig(path=loop))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
@@ -25,6 +28,7 @@ def init(data: Path = typer.Option(..., "--data", help="Rows to label (JSONL, CS
          labels: str = typer.Option(..., "--labels", help='Label names, comma-separated, e.g. "neg,neu,pos".'),
          text: str = typer.Option("text", "--text", help="Text column."),
          id_column: str | None = typer.Option(None, "--id", help="Id column (default: content ids)."),
+         encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of the data file (e.g. latin-1)."),
          strategy: str = typer.Option("margin", "--strategy", help="Query strategy."),
          batch: int = typer.Option(10, "--batch", min=1, help="Rows per query."),
          features: str = typer.Option("embeddings", "--features", help="embeddings or tfidf."),
@@ -42,10 +46,14 @@ def init(data: Path = typer.Option(..., "--data", help="Rows to label (JSONL, CS
         from curate.active.session import LabelingSession
         from curate.active.stopping import StopConfig
         from curate.config import InputConfig
+        from curate.errors import ConfigError
         from curate.io.readers import read_input
 
-        frame = read_input(InputConfig(path=data, text=text, id=id_column)).frame
-        test_frame = read_input(InputConfig(path=test, text=text)).frame if test is not None else None
+        sources = FeatureConfig.model_fields["source"].annotation.__args__
+        if features not in sources:
+            raise ConfigError(f"--features '{features}' is not one of: {', '.join(sources)}", hint="see curate label init --help")
+        frame = read_input(InputConfig(path=data, text=text, id=id_column, encoding=encoding)).frame
+        test_frame = read_input(InputConfig(path=test, text=text, encoding=encoding)).frame if test is not None else None
         stop = StopConfig(max_labels=max_labels, max_kwh=max_kwh, stable_share=stable_share, stable_rounds=stable_rounds)
         created = LabelingSession.create(
             session, frame, labels.split(","), id="id" if id_column else None, strategy=strategy, batch_size=batch,
@@ -67,15 +75,48 @@ def _keys(labels: list[str]) -> dict[str, int]:
     return keys
 
 
+def _key_reader(labels: list[str]):
+    """One key press at a terminal; from a pipe or file, one line per answer (a key or a label name).
+
+    The end of piped input reads as ``q``.
+    """
+    import click
+
+    if sys.stdin.isatty():
+        return click.getchar
+    names = {name.lower(): name for name in labels}
+
+    def read_line() -> str:
+        line = sys.stdin.readline()
+        if not line:
+            return "q"
+        answer = line.strip()
+        return names.get(answer.lower(), answer)
+
+    return read_line
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP end the loop like q does, so claims are given back."""
+
+    def stop(signum, _frame):
+        raise KeyboardInterrupt
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
+
+
 @label_app.command("next")
 def next_(session: Path = SESSION,
           batch: int | None = typer.Option(None, "--batch", min=1, help="Rows per query (default: the session's)."),
           who: str | None = typer.Option(None, "--who", help="Your name, stored with each label.")) -> None:
-    """Label interactively: keys pick the label, s skips, u undoes, q quits."""
-    import click
+    """Label interactively: keys pick the label, s skips, u undoes, q quits.
 
+    Without a terminal (input from a pipe or a file) each line is one answer: a key or a
+    label's name; the end of the input quits. Claimed rows are given back however it ends.
+    """
     from curate.active.session import LabelingSession
-    from curate.errors import InputError
 
     try:
         labeling = LabelingSession(session, who=who)
@@ -83,20 +124,50 @@ def next_(session: Path = SESSION,
         _fail(exc)
         return
     keys = _keys(labeling.labels)
+    read_key = _key_reader(labeling.labels)
+    answers = {**keys, **{name: index for index, name in enumerate(labeling.labels)}}
     by_index: dict[int, list[str]] = {}
     for key, index in keys.items():
         by_index.setdefault(index, []).append(key)
     legend = "  ".join(f"[{'/'.join(by_index[i])}] {name}" for i, name in enumerate(labeling.labels))
     legend = escape(legend + "  [s] skip  [u] undo  [q] quit")
-    skipped: list[str] = []
-    done = 0
+    state = _Loop()
+    resume = f"resume with curate label next -s {escape(str(session))}"
+    _stop_on_signals()
+    try:
+        quit_ = _label_loop(labeling, state, keys, answers, legend, read_key, batch)
+    except KeyboardInterrupt:
+        console.print(f"interrupted: {state.done} labelled this time; {resume}")
+        raise typer.Exit(130) from None
+    except Exception as exc:  # noqa: BLE001 - _fail decides how to show it
+        _fail(exc)
+        return
+    finally:
+        labeling.release(state.queue)
+    console.print(f"quit: {state.done} labelled this time; {resume}" if quit_ else f"done: {state.done} labelled this time")
+
+
+@dataclass
+class _Loop:
+    """The labelling loop's state: rows claimed and not answered yet, rows skipped, labels given."""
+
+    queue: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    done: int = 0
+
+
+def _label_loop(labeling, state: _Loop, keys, answers, legend, read_key, batch) -> bool:
+    """Ask for labels until the stopping criterion, an empty pool or ``q`` (then returns True)."""
+    from curate.errors import InputError
+
+    queue, skipped = state.queue, state.skipped
     while True:
         reason = labeling.stop_reason()
         if reason is not None:
             console.print(f"stopping criterion met: {reason}")
             break
         try:
-            queue = labeling.query(batch, exclude=skipped)
+            queue[:] = labeling.query(batch, exclude=skipped)
         except InputError as exc:
             console.print(f"nothing left to label: {exc.message}")
             break
@@ -106,12 +177,12 @@ def next_(session: Path = SESSION,
             console.print(f"\n[bold]({labelled}/{len(labeling.ids_)} labelled)[/] {escape(row_id)}")
             console.print(escape(labeling.texts([row_id])[0]))
             console.print(legend)
-            key = click.getchar()
-            if key in keys:
-                labeling.teach([row_id], [keys[key]])
-                console.print(f"-> {escape(labeling.labels[keys[key]])}")
+            key = read_key()
+            if key in answers:
+                labeling.teach([row_id], [answers[key]])
+                console.print(f"-> {escape(labeling.labels[answers[key]])}")
                 queue.pop(0)
-                done += 1
+                state.done += 1
             elif key == "s":
                 labeling.release([row_id])
                 skipped.append(row_id)
@@ -124,14 +195,12 @@ def next_(session: Path = SESSION,
                 else:
                     console.print(f"undone: {escape(undone)}")
                     queue.insert(0, undone)
-                    done -= 1
+                    state.done -= 1
             elif key in ("q", "\x03", "\x04"):
-                labeling.release(queue)
-                console.print(f"quit: {done} labelled this time; resume with curate label next -s {escape(str(session))}")
-                return
+                return True
             else:
                 console.print(f"unknown key {key!r}: use {', '.join(keys)} for a label, s, u or q")
-    console.print(f"done: {done} labelled this time")
+    return False
 
 
 @label_app.command("status")
@@ -163,14 +232,18 @@ def export(out: Path = typer.Option(..., "--out", "-o", help="Output file: .csv,
            session: Path = SESSION) -> None:
     """Write every label (id, text, label, who, at, round)."""
     from curate.active.session import LabelingSession
-    from curate.errors import InputError
+    from curate.errors import OutputError
+    from curate.io.writers import atomic_write
 
     try:
-        frame = LabelingSession(session).export()
-        writers = {".csv": frame.write_csv, ".jsonl": frame.write_ndjson, ".parquet": frame.write_parquet}
+        writers = {".csv": "write_csv", ".jsonl": "write_ndjson", ".parquet": "write_parquet"}
         if out.suffix not in writers:
-            raise InputError(f"cannot tell the format of {out}", hint="end it with .csv, .jsonl or .parquet")
-        writers[out.suffix](out)
+            raise OutputError(f"cannot tell the format of {out}", hint="end it with .csv, .jsonl or .parquet")
+        if not out.parent.is_dir():
+            raise OutputError(f"folder {out.parent} does not exist", hint=f"create it first (mkdir -p {out.parent}) or pick another --out")
+        frame = LabelingSession(session).export()
+        with atomic_write(out) as handle:
+            getattr(frame, writers[out.suffix])(handle)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
         return

@@ -26,7 +26,7 @@ h1{margin-bottom:.2rem}h2{border-bottom:2px solid #eee;padding-bottom:.2rem;marg
 table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem}th,td{border:1px solid #ddd;padding:.3rem .55rem;
 vertical-align:top}th{background:#f5f5f5;text-align:left}td.r{text-align:right;font-variant-numeric:tabular-nums;
 white-space:nowrap}
-.note{color:#666;font-style:italic}.kpi{display:inline-block;margin:.3rem 1.4rem .3rem 0}.kpi b{font-size:1.5rem;
+.warning{color:#8a4b00;font-weight:600}.note{color:#666;font-style:italic}.kpi{display:inline-block;margin:.3rem 1.4rem .3rem 0}.kpi b{font-size:1.5rem;
 display:block}.cluster{display:grid;grid-template-columns:1fr 1fr;gap:.6rem;border:1px solid #ddd;padding:.6rem;
 margin:.6rem 0}.kept{background:#eef7f1;padding:.4rem}.removed{background:#fbefec;padding:.4rem;margin-bottom:.3rem}
 .text{white-space:pre-wrap;word-break:break-word}.id{color:#777;font-size:.8rem}.charts{display:flex;flex-wrap:wrap;
@@ -369,8 +369,9 @@ def render_html(record: RunRecord) -> str:
     if totals.curation_energy is not None:
         kpis += _kpi(num(("totals", "curation_energy", "kwh"), totals.curation_energy.kwh, "Wh"), "curation energy")
     stopped = f'<p><b>Stopped early:</b> {escape(record.stopped)}</p>' if record.stopped else ""
+    warnings = "".join(f'<p class="warning">warning: {escape(w)}</p>' for w in record.warnings)
     body = "".join([f"<h1>curate run: {escape(record.name)}</h1><p class=\"id\">input {escape(record.input.source)}</p>",
-                    kpis, stopped, funnel_section(record), removed_section(record),
+                    kpis, stopped, warnings, funnel_section(record), removed_section(record),
                     "<h2>Largest duplicate clusters</h2>", clusters_section(record.views.clusters),
                     "<h2>Quality scores</h2>", scores_section(record.views.scores),
                     guard_section(record), energy_section(record)])

@@ -90,7 +90,7 @@ def duplicate_clusters(rd: RunDir, ledger: pl.DataFrame, top: int = 10, shown: i
 
 def checkpoint(rd: RunDir, row: FunnelRow) -> Path:
     """The kept-rows checkpoint of a stage's funnel row."""
-    return rd.stage_base(row.index, row.stage).with_suffix(".parquet")
+    return rd.stage_file(row.index, row.stage)
 
 
 def _checkpoints(rd: RunDir, record: RunRecord) -> list[tuple[FunnelRow, Path]]:

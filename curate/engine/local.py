@@ -91,13 +91,18 @@ class LocalEngine:
         self.observer = observer or RunObserver()
 
     def run(self, data: Any = None) -> EngineOutput:
-        """Read the input, set the test and validation splits aside, run every stage under the guard,
-        prove the saving, write the run directory."""
-        config = self.config
-        run_dir = RunDir(config.run_dir)
+        """Read the input, then claim and lock the run directory: set the test and validation splits
+        aside, run every stage under the guard, prove the saving, write the outputs.
+
+        Input that cannot be read stops the run before the run directory is touched.
+        """
         started = time.time()
         read = self.read(data)
-        run_dir.root.mkdir(parents=True, exist_ok=True)
+        with RunDir(self.config.run_dir).claim() as run_dir:
+            return self._run(read, run_dir, started)
+
+    def _run(self, read: ReadResult, run_dir: RunDir, started: float) -> EngineOutput:
+        config = self.config
         if read.bad_rows:
             write_jsonl(read.bad_rows, run_dir.quarantine)
             self.observer.message(f"{len(read.bad_rows)} malformed rows set aside in {run_dir.quarantine}")
@@ -141,6 +146,8 @@ class LocalEngine:
                 current = kept
             ledgers.append(removed)
             records.append(record)
+            for warning in stats.get("warnings", []):
+                self.observer.message(f"stage '{stage.label}': {warning}")
             if record.energy is not None and not stats["resumed"]:
                 stopped = budget.charge(record.energy, f"stage '{stage.label}'", self.observer.message)
                 if stopped:

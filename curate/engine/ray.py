@@ -185,6 +185,7 @@ def run_map_stage(stage: Stage, df: pl.DataFrame, ctx: RunContext, cluster: Clus
     removed = out.filter(parts == "removed").select(
         pl.col(LEDGER_PREFIX + c).cast(dtype).alias(c) for c, dtype in LEDGER_SCHEMA.items())
     stats = combine_stats([json.loads(s) for s in out.filter(parts == "stats")[STATS]], stage.config.model_dump(mode="json"))
+    stats = stage.finish_stats(stats)  # figures derived from the summed counts (e.g. heuristic_filter's warnings)
     written = out.filter(parts == "artifact")
     for name in written[ARTIFACT].unique(maintain_order=True):
         blocks = written.filter(pl.col(ARTIFACT) == name)[CONTENT]

@@ -7,9 +7,10 @@ error``) or is returned in ``ReadResult.bad_rows`` for quarantine.
 
 from __future__ import annotations
 
-import csv
+import codecs
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ import polars_hash as plh
 from curate.builtin import resolve_builtin
 from curate.config import InputConfig
 from curate.errors import InputError
+from curate.io.compression import read_bytes, strip_compression
+from curate.io.lines import Line, LineCount, parse_csv, quarantine_record, split_lines
 from curate.schema import ID, LABEL, TEXT
 
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
@@ -28,11 +31,12 @@ _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": 
 
 @dataclass
 class ReadResult:
-    """The rows read, the malformed rows set aside, and where they came from."""
+    """The rows read, the malformed rows set aside, where they came from, and where each line went."""
 
     frame: pl.DataFrame
     bad_rows: list[dict[str, Any]] = field(default_factory=list)
     source: str = "<frame>"
+    lines: LineCount | None = None
 
 
 def read_input(config: InputConfig, data: Any = None) -> ReadResult:
@@ -48,8 +52,8 @@ def read_input(config: InputConfig, data: Any = None) -> ReadResult:
         config = config.model_copy(update={k: v for k, v in defaults.items() if k not in config.model_fields_set})
         reader = {"jsonl": _read_jsonl, "csv": _read_csv, "tsv": _read_csv, "parquet": _read_parquet,
                   "text_folder": _read_text_folder, "hf_disk": _read_hf_disk}[fmt]
-        frame, bad = reader(path, config, fmt)
-        result = ReadResult(frame, bad, str(path))
+        frame, bad, lines = reader(path, config, fmt)
+        result = ReadResult(frame, bad, str(path), lines)
     if config.limit is not None:
         result.frame = result.frame.head(config.limit)
     result.frame = _canonical_columns(result.frame, config, result.source)
@@ -61,135 +65,142 @@ def _locate(config: InputConfig) -> tuple[Path, str, dict]:
         return resolve_builtin(config.dataset)
     if config.path is None:
         raise InputError("no input given", hint="set input.path or input.dataset, or pass data= to curate.run")
+    return config.path, input_format(config), {}
+
+
+def input_format(config: InputConfig) -> str:
+    """The format of ``config.path`` (``format: auto`` looks at the name; ``.gz``/``.zst``/... are seen through).
+
+    Raises
+    ------
+    InputError
+        The path does not exist, or its format cannot be told or does not fit it.
+    """
     path = config.path
     if not path.exists():
+        if path.is_symlink():
+            raise InputError(f"input path {path} is a symbolic link to nothing (or a link loop)",
+                             hint="point input.path at the real file")
         raise InputError(f"input path {path} does not exist", hint="check input.path (relative paths start from the current folder)")
     fmt = config.format
+    folder_formats = ("text_folder", "hf_disk")
     if fmt == "auto":
         if path.is_dir():
-            fmt = "hf_disk" if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists() else "text_folder"
-        else:
-            fmt = _EXTENSIONS.get(path.suffix.lower())
-            if fmt is None:
-                raise InputError(f"cannot tell the format of {path} from its extension",
-                                 hint="set input.format to one of jsonl, csv, tsv, parquet, text_folder, hf_disk")
-    return path, fmt, {}
-
-
-# --- decoding ---------------------------------------------------------------------------
-
-
-def _decode_lines(raw: bytes, path: Path, config: InputConfig, bad: list[dict]) -> list[tuple[int, str]]:
-    """Split ``raw`` into (line number, text) pairs; undecodable lines are bad rows."""
-    try:
-        text = raw.decode(config.encoding)
-        return _numbered(text)
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        if config.on_bad_rows == "error":
-            raise InputError(
-                f"{path}, line {line}: bytes that are not valid {config.encoding} ({exc.reason} at byte {exc.start})",
-                hint="set input.encoding (e.g. latin-1 or cp1252), or on_bad_rows: quarantine to set such rows aside",
-            ) from None
-    lines = []
-    for number, chunk in enumerate(raw.split(b"\n"), start=1):
-        try:
-            lines.append((number, chunk.decode(config.encoding).rstrip("\r")))
-        except UnicodeDecodeError as exc:
-            bad.append({"file": str(path), "line": number, "reason": f"not valid {config.encoding}: {exc.reason}",
-                        "raw": chunk.decode(config.encoding, errors="replace")})
-    return lines
-
-
-def _numbered(text: str) -> list[tuple[int, str]]:
-    return [(number, line.rstrip("\r")) for number, line in enumerate(text.split("\n"), start=1)]
-
-
-def _require_content(raw: bytes, path: Path) -> None:
-    if not raw.strip():
-        raise InputError(f"input file {path} is empty", hint="point input.path at a file with at least one row")
+            return "hf_disk" if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists() else "text_folder"
+        suffix, _ = strip_compression(path)
+        fmt = _EXTENSIONS.get(suffix)
+        if fmt is None:
+            raise InputError(f"cannot tell the format of {path} from its extension",
+                             hint="set input.format to one of jsonl, csv, tsv, parquet, text_folder, hf_disk")
+    elif path.is_dir() and fmt not in folder_formats:
+        raise InputError(f"input path {path} is a folder, but input.format is {fmt}",
+                         hint="point input.path at a file, set input.format: auto (a folder of .txt files or a datasets folder), "
+                              "or use engine: ray, which reads folders of JSONL/Parquet shards")
+    elif not path.is_dir() and fmt in folder_formats:
+        raise InputError(f"input path {path} is a file, but input.format is {fmt}", hint="set input.format: auto, or point input.path at a folder")
+    return fmt
 
 
 # --- formats ----------------------------------------------------------------------------
 
 
-def _read_jsonl(path: Path, config: InputConfig, _fmt: str) -> tuple[pl.DataFrame, list[dict]]:
-    raw = path.read_bytes()
-    _require_content(raw, path)
-    if config.encoding.lower().replace("-", "") in {"utf8", "utf_8"}:
-        try:
-            return pl.read_ndjson(io.BytesIO(raw), infer_schema_length=None), []
-        except Exception:  # noqa: BLE001 - the slow path below finds and names the bad line
-            pass
+def _read_text_file(path: Path) -> bytes:
+    raw = read_bytes(path)
+    if not raw.strip() or raw.strip() == codecs.BOM_UTF8:
+        raise InputError(f"input file {path} is empty", hint="point input.path at a file with at least one row")
+    return raw
+
+
+def _bad_row(path: Path, config: InputConfig, bad: list[dict]) -> Callable[[Line, str], None]:
+    """A callback that stops the read (``on_bad_rows: error``) or quarantines the line."""
+
+    def fail(line: Line, reason: str) -> None:
+        hint = "fix the line, or set input.on_bad_rows: quarantine to set such rows aside"
+        if line.text is None:
+            reason = f"bytes that are not valid {config.encoding}"
+            hint = "set input.encoding (e.g. latin-1 or cp1252), or on_bad_rows: quarantine to set such rows aside"
+        if config.on_bad_rows == "error":
+            raise InputError(f"{path}, line {line.number}: {reason}", hint=hint)
+        bad.append(quarantine_record(path, line, reason))
+
+    return fail
+
+
+def _read_jsonl(path: Path, config: InputConfig, _fmt: str) -> tuple[pl.DataFrame, list[dict], LineCount]:
+    raw = _read_text_file(path)
+    lines = split_lines(raw, config.encoding)
+    count = LineCount(lines=len(lines))
+    if all(line.text is not None for line in lines):
+        fast = _read_ndjson_whole(lines, count)
+        if fast is not None:
+            return fast, [], count
     bad: list[dict] = []
+    fail = _bad_row(path, config, bad)
     good: list[str] = []
-    for number, line in _decode_lines(raw, path, config, bad):
-        if not line.strip():
+    for line in lines:
+        if line.text is None:
+            count.quarantined += 1
+            fail(line, f"bytes that are not valid {config.encoding}")
+            continue
+        if not line.text.strip():
+            count.blank += 1
             continue
         try:
-            value = json.loads(line)
+            value = json.loads(line.text)
             reason = None if isinstance(value, dict) else f"expected a JSON object, got {type(value).__name__}"
         except json.JSONDecodeError as exc:
             reason = f"invalid JSON: {exc.msg} at column {exc.colno}"
+        except RecursionError:
+            reason = "invalid JSON: nested too deeply"
         if reason is None:
-            good.append(line)
+            good.append(line.text)
             continue
-        if config.on_bad_rows == "error":
-            raise InputError(f"{path}, line {number}: {reason}",
-                             hint="fix the line, or set input.on_bad_rows: quarantine to set such rows aside")
-        bad.append({"file": str(path), "line": number, "reason": reason, "raw": line})
+        count.quarantined += 1
+        fail(line, reason)
+    count.rows = count.row_lines = len(good)
+    count.check()
     if not good:
         raise InputError(f"{path}: no readable rows ({len(bad)} malformed)", hint="check the file's format and encoding")
-    return pl.read_ndjson(io.StringIO("\n".join(good)), infer_schema_length=None), bad
+    try:
+        frame = pl.read_ndjson(io.StringIO("\n".join(good)), infer_schema_length=None)
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"{path}: the JSON objects do not fit one table: {str(exc).splitlines()[0]}",
+                         hint="give each key one type across rows (e.g. text always a string)") from None
+    return frame, bad, count
 
 
-def _read_csv(path: Path, config: InputConfig, fmt: str) -> tuple[pl.DataFrame, list[dict]]:
-    raw = path.read_bytes()
-    _require_content(raw, path)
+def _read_ndjson_whole(lines: list[Line], count: LineCount) -> pl.DataFrame | None:
+    """All lines at once with polars' reader, when every non-blank line is an object (else ``None``)."""
+    blank = sum(1 for line in lines if not line.text.strip())
+    try:
+        frame = pl.read_ndjson(io.StringIO("\n".join(line.text for line in lines)), infer_schema_length=None)
+    except Exception:  # noqa: BLE001 - the line-by-line path finds and names the bad line
+        return None
+    if frame.height != len(lines) - blank:
+        return None
+    count.blank, count.rows, count.row_lines = blank, frame.height, frame.height
+    count.check()
+    return frame
+
+
+def _read_csv(path: Path, config: InputConfig, fmt: str) -> tuple[pl.DataFrame, list[dict], LineCount]:
+    raw = _read_text_file(path)
     separator = config.separator or ("\t" if fmt == "tsv" else ",")
     bad: list[dict] = []
-    lines = _decode_lines(raw, path, config, bad)
-    quoting = csv.QUOTE_NONE if config.quote_char is None else csv.QUOTE_MINIMAL
-    reader = csv.reader((line + "\n" for _, line in lines), delimiter=separator,
-                        quotechar=config.quote_char, quoting=quoting, strict=True)
-    rows: list[list[str]] = []
-    width = None
-    starts = [number for number, _ in lines]
-    while True:
-        position = reader.line_num
-        number = starts[position] if position < len(starts) else len(starts)
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            _bad_csv(path, number, f"malformed CSV: {exc}", "", config, bad)
-            continue
-        if not row:
-            continue
-        if width is None:
-            width = len(row)
-            rows.append(row)
-        elif len(row) != width:
-            _bad_csv(path, number, f"expected {width} fields, found {len(row)}", separator.join(row), config, bad)
-        else:
-            rows.append(row)
-    if config.has_header:
-        header, body = rows[0], rows[1:]
-    else:
-        header, body = [f"column_{i + 1}" for i in range(width or 0)], rows
-    if not body:
+    records = parse_csv(split_lines(raw, config.encoding), path, separator=separator, quote_char=config.quote_char,
+                        has_header=config.has_header, max_record_lines=config.max_record_lines,
+                        fail=_bad_row(path, config, bad))
+    rows = records.rows
+    width = len(records.header) if records.header is not None else len(rows[0]) if rows else 0
+    header = records.header if records.header is not None else [f"column_{i + 1}" for i in range(width)]
+    if not rows and not bad:
         raise InputError(f"input file {path} has a header but no rows", hint="point input.path at a file with data")
-    columns = {name: pl.Series(name, values, dtype=pl.String) for name, values in zip(_unique(header), zip(*body, strict=True), strict=True)}
+    if not rows:
+        raise InputError(f"input file {path} has no readable rows ({len(bad)} malformed)",
+                         hint="point input.path at a file with data, or check input.separator and input.encoding")
+    columns = {name: pl.Series(name, values, dtype=pl.String) for name, values in zip(_unique(header), zip(*rows, strict=True), strict=True)}
     frame = pl.DataFrame(columns)
-    return _infer_numbers(frame), bad
-
-
-def _bad_csv(path: Path, line: int, reason: str, raw: str, config: InputConfig, bad: list[dict]) -> None:
-    if config.on_bad_rows == "error":
-        raise InputError(f"{path}, line {line}: {reason}",
-                         hint="fix the line, or set input.on_bad_rows: quarantine to set such rows aside")
-    bad.append({"file": str(path), "line": line, "reason": reason, "raw": raw})
+    return _infer_numbers(frame), bad, records.count
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -216,31 +227,48 @@ def _infer_numbers(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(casts) if casts else frame
 
 
-def _read_parquet(path: Path, _config: InputConfig, _fmt: str) -> tuple[pl.DataFrame, list[dict]]:
+def _read_parquet(path: Path, _config: InputConfig, _fmt: str) -> tuple[pl.DataFrame, list[dict], None]:
+    raw = read_bytes(path)
     try:
-        frame = pl.read_parquet(path)
+        frame = pl.read_parquet(io.BytesIO(raw))
     except Exception as exc:  # noqa: BLE001 - any Arrow error means the same to the user
-        raise InputError(f"{path}: not a readable Parquet file ({exc})", hint="check input.format") from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: not a readable Parquet file ({reason})", hint="check the file, or set input.format") from None
     if frame.height == 0:
         raise InputError(f"input file {path} has no rows", hint="point input.path at a file with data")
-    return frame, []
+    return frame, [], None
 
 
-def _read_text_folder(path: Path, config: InputConfig, _fmt: str) -> tuple[pl.DataFrame, list[dict]]:
-    files = sorted(p for p in path.rglob("*.txt") if p.is_file())
+def _read_text_folder(path: Path, config: InputConfig, _fmt: str) -> tuple[pl.DataFrame, list[dict], None]:
+    files = sorted(p for p in path.rglob("*.txt") if not p.is_dir())
     if not files:
+        shards = [p.name for p in path.rglob("*") if strip_compression(p)[0] in _EXTENSIONS][:3]
+        if shards:
+            raise InputError(f"folder {path} holds data files ({', '.join(shards)}, ...), not .txt files",
+                             hint="point input.path at one file, or use engine: ray, which reads folders of JSONL/Parquet shards")
         raise InputError(f"folder {path} has no .txt files", hint="set input.format, or point input.path at a file")
     names, texts, bad = [], [], []
+    fail = _bad_row(path, config, bad)
     for file in files:
+        name = file.relative_to(path).as_posix()
         try:
-            texts.append(file.read_bytes().decode(config.encoding))
-            names.append(file.relative_to(path).as_posix())
-        except UnicodeDecodeError as exc:
-            _bad_csv(file, 1, f"not valid {config.encoding}: {exc.reason}", "", config, bad)
-    return pl.DataFrame({"file": names, config.text: texts}, schema={"file": pl.String, config.text: pl.String}), bad
+            raw = read_bytes(file)
+        except InputError as exc:
+            if config.on_bad_rows == "error":
+                raise
+            bad.append({"file": str(file), "line": None, "reason": exc.message})
+            continue
+        try:
+            texts.append(raw.decode(config.encoding))
+            names.append(name)
+        except UnicodeDecodeError:
+            fail(Line(1, None, raw), f"{name}: bytes that are not valid {config.encoding}")
+    if not texts:
+        raise InputError(f"folder {path} has no readable .txt files ({len(bad)} set aside)", hint="check the files' encoding")
+    return pl.DataFrame({"file": names, config.text: texts}, schema={"file": pl.String, config.text: pl.String}), bad, None
 
 
-def _read_hf_disk(path: Path, _config: InputConfig, _fmt: str) -> tuple[pl.DataFrame, list[dict]]:
+def _read_hf_disk(path: Path, _config: InputConfig, _fmt: str) -> tuple[pl.DataFrame, list[dict], None]:
     from curate.errors import require
 
     datasets = require("datasets", "core", "datasets")
@@ -251,7 +279,7 @@ def _read_hf_disk(path: Path, _config: InputConfig, _fmt: str) -> tuple[pl.DataF
             raise InputError(f"{path} holds several splits: {', '.join(splits)}",
                              hint=f"point input.path at one split's folder, e.g. {path / splits[0]}")
         loaded = loaded[splits[0]]
-    return _from_object(loaded), []
+    return _from_object(loaded), [], None
 
 
 def _from_object(data: Any) -> pl.DataFrame:
@@ -271,6 +299,11 @@ def _from_object(data: Any) -> pl.DataFrame:
 
 
 def _canonical_columns(frame: pl.DataFrame, config: InputConfig, source: str) -> pl.DataFrame:
+    """Rename the configured columns to their roles; a column already named after a role moves aside.
+
+    An ``id`` column the config did not name is kept as ``id_original`` (curate makes the
+    ids), so data is never keyed by a column nobody chose.
+    """
     columns = frame.columns
     wanted = {TEXT: config.text, LABEL: config.label, ID: config.id}
     for role, name in wanted.items():
@@ -279,10 +312,17 @@ def _canonical_columns(frame: pl.DataFrame, config: InputConfig, source: str) ->
                              hint=f"set input.{role} to one of them")
     renames = {name: role for role, name in wanted.items() if name is not None and name != role}
     clashes = [role for name, role in renames.items() if role in columns and role not in renames]
+    if config.id is None and ID in columns:
+        clashes.append(ID)
     if clashes:
         frame = frame.rename({role: f"{role}_original" for role in clashes})
     frame = frame.rename(renames)
-    if frame.schema[TEXT] != pl.String:
+    dtype = frame.schema[TEXT]
+    if dtype.is_nested() or dtype in (pl.Binary, pl.Object):
+        kind = "lists" if isinstance(dtype, pl.List | pl.Array) else "objects" if isinstance(dtype, pl.Struct) else "bytes"
+        raise InputError(f"text column '{config.text}' in {source} holds {kind} ({dtype}), not text",
+                         hint="point input.text at a column of strings (join lists or pick a field first)")
+    if dtype != pl.String:
         frame = frame.with_columns(pl.col(TEXT).cast(pl.String))
     return frame
 

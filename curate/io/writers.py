@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -12,16 +13,39 @@ from typing import Any
 
 import polars as pl
 
+from curate.errors import OutputError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def output_error(path: Path, exc: OSError) -> OutputError:
+    """The one-line error for an ``OSError`` met while writing ``path``: what happened and what to do."""
+    code = exc.errno
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return OutputError(f"no space left on the device while writing {path}",
+                           hint="free some space, or set output.dir to a folder on another disk")
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        what = "a read-only file system" if code == errno.EROFS else "permission denied"
+        return OutputError(f"cannot write {path}: {what}", hint="set output.dir to a folder you can write to")
+    if code in (errno.ENOTDIR, errno.EEXIST):
+        return OutputError(f"cannot write {path}: a file is in the way of a folder on its path",
+                           hint="move that file, or set output.dir to another folder")
+    return OutputError(f"cannot write {path}: {exc.strerror or exc}", hint="check the output folder")
+
+
 @contextmanager
 def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[Any]:
-    """Open a temp file beside ``path``; on success it replaces ``path`` atomically."""
+    """Open a temp file beside ``path``; on success it replaces ``path`` atomically.
+
+    An ``OSError`` (permissions, a full disk) becomes an :class:`OutputError`; the temp file is removed.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise output_error(path, exc) from None
     os.chmod(tmp, 0o666 & ~_UMASK)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
@@ -29,6 +53,9 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[Any]:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise output_error(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -1,7 +1,8 @@
 """Shingling: the exact bytes each document contributes, as numba kernels and a Python reference.
 
 Word shingles are ``n`` consecutive tokens (runs of non-whitespace bytes, ASCII whitespace
-as in :meth:`bytes.split`) joined by one space; character shingles are ``n`` consecutive
+as in :meth:`bytes.split`; each character of a script written without spaces, such as
+Chinese or Japanese, is a token of its own) joined by one space; character shingles are ``n`` consecutive
 code points of the UTF-8 text. A document with fewer than ``n`` tokens (or characters)
 yields one shingle: the whole text (tokens joined by one space; ``b""`` when it has none).
 """
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from curate.scripts import space_out_text
 
 
 def shingles(text: str, ngram: int = 5, unit: str = "word") -> list[bytes]:
@@ -31,7 +34,7 @@ def shingles(text: str, ngram: int = 5, unit: str = "word") -> list[bytes]:
         if len(text) < ngram:
             return [text.encode("utf-8")]
         return [text[i:i + ngram].encode("utf-8") for i in range(len(text) - ngram + 1)]
-    tokens = text.encode("utf-8").split()
+    tokens = space_out_text(text).encode("utf-8").split()
     if len(tokens) < ngram:
         return [b" ".join(tokens)]
     return [b" ".join(tokens[i:i + ngram]) for i in range(len(tokens) - ngram + 1)]

@@ -20,6 +20,7 @@ from numba import njit
 from curate.minhash.hashing import fmix32, sha1_32, xxh32
 from curate.minhash.shingle import char_starts, scratch, word_spans
 from curate.normalize import NormalizeConfig, normalize
+from curate.scripts import space_out
 
 SCHEME = "affine32"
 
@@ -153,16 +154,21 @@ def normalized(texts: pl.Series, config: NormalizeConfig, unit: str) -> pl.Serie
     """``normalize(texts, config)``, skipping work that cannot change the shingles.
 
     Word shingles split on ASCII whitespace runs, so collapsing whitespace only matters
-    on rows with non-ASCII characters (Unicode spaces); the regex runs on those alone.
+    on rows with non-ASCII characters (Unicode spaces); the regex runs on those alone. On
+    the same rows, each character of a script written without spaces (Chinese, Japanese,
+    Thai, ...) becomes a word of its own (:func:`curate.scripts.space_out`).
     """
     texts = texts.fill_null("")
-    if unit != "word" or not config.collapse_whitespace:
+    if unit != "word":
         return normalize(texts, config)
     out = normalize(texts, config.model_copy(update={"collapse_whitespace": False}))
     non_ascii = out.str.len_bytes() != out.str.len_chars()
     if non_ascii.any():
         positions = non_ascii.arg_true()
-        out = out.scatter(positions, out.gather(positions).str.replace_all(r"\s+", " ").str.strip_chars())
+        fixed = out.gather(positions).to_frame("t").select(space_out(pl.col("t"))).to_series()
+        if config.collapse_whitespace:
+            fixed = fixed.str.replace_all(r"\s+", " ").str.strip_chars()
+        out = out.scatter(positions, fixed)
     return out
 
 

@@ -13,6 +13,7 @@ import polars_hash as plh
 
 from curate.errors import require
 from curate.normalize import NormalizeConfig, normalize
+from curate.scripts import UNSPACED_RE
 
 _CHUNK = 1024
 
@@ -25,8 +26,11 @@ def text_hashes(texts: pl.Series) -> pl.Series:
 
 def _shingles(texts: list[str]):
     text = require("sklearn.feature_extraction.text", "proxy", "scikit-learn")
+    # scikit-learn's default tokens (two or more word characters), plus each character of a
+    # script written without spaces (Chinese, Japanese, ...) as a word of its own
     vectorizer = text.HashingVectorizer(ngram_range=(3, 3), n_features=2**22, binary=True, norm=None,
-                                        alternate_sign=False, dtype=np.float32)
+                                        alternate_sign=False, dtype=np.float32,
+                                        token_pattern=rf"(?u){UNSPACED_RE.pattern}|\b[^\W{UNSPACED_RE.pattern[1:-1]}]{{2,}}\b")
     return vectorizer.transform(texts).tocsr()  # binary: each shingle counts once
 
 

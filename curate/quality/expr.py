@@ -11,7 +11,9 @@ a whitelist before anything runs; nothing is ever ``eval``-ed. Allowed:
   is_null() is_not_null() abs()`` on a value.
 
 Anything else (attribute access, subscripts, lambdas, other calls, dunder names) is rejected
-with an error naming the offending token and its position.
+with an error naming the offending token and its position. An expression has at most
+:data:`MAX_NODES` syntax nodes nested at most :data:`MAX_DEPTH` deep, so a hostile one can
+neither exhaust the stack nor keep the run busy for minutes.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ _METHODS: dict[str, tuple[int, Callable[..., pl.Expr]]] = {
 }
 
 
+MAX_NODES = 2_000
+MAX_DEPTH = 64
+
+
 class ExpressionError(ValueError):
     """The expression is not valid; the message names the token and its position."""
 
@@ -57,16 +63,34 @@ class Clause:
     value: pl.Expr | None
 
 
+class _Source:
+    """The expression's text, with each node's source segment found in time proportional to its length."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.data = text.encode("utf-8")
+        self.starts = [0, *(i + 1 for i, byte in enumerate(self.data) if byte == 10)]
+
+    def segment(self, node: ast.AST) -> str | None:
+        """The source text of ``node`` (``ast`` column offsets count UTF-8 bytes)."""
+        if getattr(node, "end_lineno", None) is None:
+            return None
+        start = self.starts[node.lineno - 1] + node.col_offset
+        end = self.starts[node.end_lineno - 1] + node.end_col_offset
+        return self.data[start:end].decode("utf-8")
+
+
 class _Translator:
-    def __init__(self, source: str, columns: list[str] | None) -> None:
-        self.source = source
+    def __init__(self, source: _Source, columns: list[str] | None) -> None:
+        self.source = source.text
+        self.segments = source
         self.columns = columns
         self.used: list[str] = []
 
     def fail(self, node: ast.AST, what: str) -> ExpressionError:
-        token = ast.get_source_segment(self.source, node) or type(node).__name__
+        token = self.segments.segment(node) or type(node).__name__
         col = getattr(node, "col_offset", 0) + 1
-        return ExpressionError(f"{what}: '{token}' at column {col} of \"{self.source}\"")
+        return ExpressionError(f"{what}: '{token}' at column {col} of \"{_short(self.source)}\"")
 
     def column(self, node: ast.AST, name: str) -> pl.Expr:
         if name.startswith("__"):
@@ -74,7 +98,7 @@ class _Translator:
         if self.columns is not None and name not in self.columns:
             from curate.registry import suggest
 
-            raise ExpressionError(f"unknown column '{name}' in \"{self.source}\"; columns are: {', '.join(self.columns)}"
+            raise ExpressionError(f"unknown column '{name}' in \"{_short(self.source)}\"; columns are: {', '.join(self.columns)}"
                                   f" ({suggest(name, self.columns)})")
         self.used.append(name)
         return pl.col(name)
@@ -141,7 +165,7 @@ class _Translator:
                 raise self.fail(node, "col() takes one column name in quotes")
             return self.column(node, node.args[0].value)
         if not isinstance(func, ast.Attribute) or func.attr not in _METHODS:
-            name = func.attr if isinstance(func, ast.Attribute) else ast.get_source_segment(self.source, func)
+            name = func.attr if isinstance(func, ast.Attribute) else self.segments.segment(func)
             raise self.fail(node, f"call to '{name}' is not allowed (methods: {', '.join(_METHODS)})")
         arity, build = _METHODS[func.attr]
         if len(node.args) != arity:
@@ -157,27 +181,44 @@ class _Translator:
 def _parse(source: str) -> ast.Expression:
     if not source.strip():
         raise ExpressionError("the expression is empty")
+    too_big = ExpressionError(f"the expression is too large or too deeply nested (at most {MAX_NODES} parts, "
+                              f"{MAX_DEPTH} levels): split it over several filter stages")
     try:
-        return ast.parse(source.strip(), mode="eval")
+        tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"syntax error at column {exc.offset} of \"{source}\": {exc.msg}") from None
+        raise ExpressionError(f"syntax error at column {exc.offset} of \"{_short(source)}\": {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise too_big from None
+    nodes, stack = 0, [(tree.body, 1)]
+    while stack:  # iterative: a deep tree must not recurse here either
+        node, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES or depth > MAX_DEPTH:
+            raise too_big
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node)
+                     if not isinstance(child, (ast.expr_context, ast.boolop, ast.cmpop, ast.operator, ast.unaryop)))
+    return tree
+
+
+def _short(source: str, limit: int = 200) -> str:
+    return source if len(source) <= limit else source[:limit] + "..."
 
 
 def check(source: str) -> None:
     """Validate syntax and allowed tokens without knowing the columns (config time)."""
-    _Translator(source.strip(), None)(_parse(source))
+    tree = _parse(source)
+    _Translator(_Source(source.strip()), None)(tree)
 
 
 def compile_clauses(source: str, columns: list[str]) -> list[Clause]:
     """Top-level ``and`` clauses of ``source`` as polars expressions, checked against ``columns``."""
-    source = source.strip()
-    tree = _parse(source)
-    body = tree.body
+    text = _Source(source.strip())
+    body = _parse(source).body
     nodes = body.values if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And) else [body]
     clauses = []
     for node in nodes:
-        translate = _Translator(source, columns)
+        translate = _Translator(text, columns)
         expr = translate(node)
         value = translate(node.left) if isinstance(node, ast.Compare) else None
-        clauses.append(Clause(ast.get_source_segment(source, node) or source, expr, value))
+        clauses.append(Clause(text.segment(node) or text.text, expr, value))
     return clauses

@@ -12,14 +12,18 @@ import numpy as np
 import polars as pl
 
 from curate.quality.ngrams import ngram_scores
-from curate.quality.tokens import SYMBOL_ONLY, split_runs, splitlines, tokens
+from curate.quality.tokens import SYMBOL_ONLY, UNSPACED_TOKEN, split_runs, splitlines, tokens
+from curate.scripts import WORD, count_words
 
 DOC = "_doc"
 TEXT = "text"
 CITATION = r"\[\d*\]|\[edit\]|\[citation needed\]"
 POLICY_PHRASES = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"]
-# A sentence ends at . ! ? (one or more) followed, after closing quotes or brackets, by whitespace.
-SENTENCE_BREAK = r"[.!?]+[\"'”’)\]]*\s+\S"
+# A sentence ends at . ! ? (one or more) followed, after closing quotes or brackets, by whitespace;
+# also at Arabic, Urdu and Devanagari full stops, and at CJK full stops (no space follows those).
+SENTENCE_BREAK = r"[.!?؟۔।॥]+[\"'”’)\]]*\s+\S|[。！？｡]+[」』”’）)\]]*\s*\S"
+# C4's terminal punctuation (. ? ! " '), and the full stops and closing brackets of other scripts.
+TERMINAL_PUNCT = r"[.?!\"'。！？｡؟۔।॥」』）]$"
 
 
 @dataclass(frozen=True)
@@ -56,16 +60,22 @@ def token_frame(frame: pl.DataFrame) -> pl.DataFrame:
 def gopher_quality(frame: pl.DataFrame, toks: pl.DataFrame, options: ScoreOptions) -> pl.DataFrame:
     """Word count, mean word length, symbol ratios, bullet/ellipsis lines, alpha words, stop words."""
     tok = pl.col("tok")
-    per_tok = toks.with_columns(_sym=tok.str.contains(SYMBOL_ONLY), _len=tok.str.len_chars(),
-                                _alpha=tok.str.contains(r"\p{L}"), _stop=tok.is_in(list(options.stop_words)))
+    # A Hangul syllable block is written with two or three letters (jamo): count those, as for other alphabets.
+    letters = pl.when(tok.str.contains(r"\p{Hangul}")).then(tok.str.normalize("NFD").str.len_chars())
+    per_tok = toks.with_columns(_sym=tok.str.contains(SYMBOL_ONLY), _len=letters.otherwise(tok.str.len_chars()),
+                                _alpha=tok.str.contains(r"\p{L}"), _stop=tok.is_in(list(options.stop_words)),
+                                _unspaced=tok.str.contains(UNSPACED_TOKEN))
+    spaced_word = ~pl.col("_sym") & ~pl.col("_unspaced")
     agg = per_tok.group_by(DOC).agg(
         _tokens=pl.len(),
         q_words=(~pl.col("_sym")).sum(),
-        _word_chars=pl.col("_len").filter(~pl.col("_sym")).sum(),
+        _spaced_words=spaced_word.sum(),
+        _word_chars=pl.col("_len").filter(spaced_word).sum(),
         _alpha=pl.col("_alpha").sum(),
         q_stop_words=tok.filter(pl.col("_stop")).n_unique(),
     )
-    counts = _per_doc(frame, agg, {"_tokens": 0, "q_words": 0, "_word_chars": 0, "_alpha": 0, "q_stop_words": 0})
+    counts = _per_doc(frame, agg, {"_tokens": 0, "q_words": 0, "_spaced_words": 0, "_word_chars": 0, "_alpha": 0,
+                                   "q_stop_words": 0})
     text = frame[TEXT]
     hashes = text.str.count_matches("#", literal=True)
     ellipses = text.str.count_matches("...", literal=True) + text.str.count_matches("…", literal=True)
@@ -73,7 +83,8 @@ def gopher_quality(frame: pl.DataFrame, toks: pl.DataFrame, options: ScoreOption
     scores = counts.with_columns(_hash=hashes, _ell=ellipses).select(
         DOC,
         pl.col("q_words").cast(pl.Int64),
-        q_mean_word_length=_ratio(pl.col("_word_chars"), pl.col("q_words")),
+        # over words of scripts written with spaces: one Chinese character is not a short word
+        q_mean_word_length=_ratio(pl.col("_word_chars"), pl.col("_spaced_words")),
         q_hash_ratio=_ratio(pl.col("_hash"), n_tokens),
         q_ellipsis_ratio=_ratio(pl.col("_ell"), n_tokens),
         q_alpha_words_frac=_ratio(pl.col("_alpha"), n_tokens),
@@ -130,7 +141,7 @@ def _has_long_word(lines: pl.Series, max_length: float) -> pl.Series:
     flags = pl.repeat(False, len(lines), eager=True)
     candidates = (lines.str.len_chars() > max_length).arg_true()
     if len(candidates):
-        words = lines.gather(candidates).str.extract_all(r"\S+")
+        words = lines.gather(candidates).str.extract_all(WORD)
         longest = words.list.eval(pl.element().str.len_chars()).list.max().fill_null(0)
         flags = flags.scatter(candidates, longest > max_length)
     return flags
@@ -157,9 +168,9 @@ def c4(frame: pl.DataFrame, toks: pl.DataFrame, options: ScoreOptions) -> pl.Dat
         lines = lines.with_columns(_long=_has_long_word(lines["line"], options.c4_max_word_length))
         ok = ok & ~pl.col("_long")
     if options.c4_terminal_punct:
-        ok = ok & cleaned.str.contains(r"[.?!\"']$") & ~cleaned.str.ends_with("...")
+        ok = ok & cleaned.str.contains(TERMINAL_PUNCT) & ~cleaned.str.ends_with("...")
     if options.c4_min_words_per_line is not None:
-        ok = ok & (line.str.count_matches(r"\S+") >= options.c4_min_words_per_line)
+        ok = ok & (count_words(line) >= options.c4_min_words_per_line)
     lower = cleaned.str.to_lowercase()
     kept = ok
     if options.c4_javascript:

@@ -4,12 +4,15 @@ datatrove tokenises English with spaCy's blank tokenizer; this regex reproduces 
 on ordinary web text without a per-row Python call: leading and trailing punctuation split
 off one mark at a time, ``...`` and dash runs kept whole, a word keeps its inner symbols
 (``350,000``, ``UAIR.O``) but splits at hyphens and before clitics, abbreviations keep their
-period.
+period. Scripts written without spaces (Chinese, Japanese, Thai, ...) give one token per
+character (:mod:`curate.scripts`).
 """
 
 from __future__ import annotations
 
 import polars as pl
+
+from curate.scripts import UNSPACED
 
 # spaCy's English abbreviation exceptions (multi-letter ones): "Corp." stays one token.
 _ABBREVIATIONS = (
@@ -17,16 +20,20 @@ _ABBREVIATIONS = (
     "Jan|Jr|Jul|Jun|Kan|Kans|Ky|La|Ltd|Mar|Mass|Md|Messrs|Mich|Minn|Miss|Mo|Mont|Mr|Mrs|Ms|Mt|Neb|Nebr|Nev|Nov|"
     "Oct|Okla|Ore|Pa|Prof|Rep|Rev|Sen|Sep|Sept|St|Tenn|Va|Wash|Wis|co|vs"
 )
+_U = UNSPACED[1:-1]  # the ranges, to use inside other classes
+_WORD_CHAR = rf"[^\W{_U}]"  # a word character of a script written with spaces
 TOKEN_PATTERN = (
     r"https?://\S+"                         # URLs stay one token
     rf"|\b(?:{_ABBREVIATIONS})\."           # Corp., Mr., vs.
     r"|(?:\p{L}\.){2,}"                     # U.S., e.g.
     r"|\.{2,}|…"                            # ellipsis
-    r"|['’]\w+"                             # clitics: 's, 're, 't
-    r"|\w(?:[^\s\-–—~'’…]*\w)?"             # a word: starts and ends with a word character
+    rf"|{UNSPACED}"                         # Chinese, Japanese, Thai, ...: one character, one token
+    rf"|['’]{_WORD_CHAR}+"                  # clitics: 's, 're, 't
+    rf"|{_WORD_CHAR}(?:[^\s\-–—~'’…{_U}]*{_WORD_CHAR})?"  # a word: starts and ends with a word character
     r"|[-–—~]+"                             # hyphens and dashes, runs kept whole
     r"|\S"                                  # any other symbol on its own
 )
+UNSPACED_TOKEN = f"^{UNSPACED}$"
 
 # datatrove.utils.text.PUNCTUATION_SET (its definition of a "symbol" character).
 _PUNCTUATION = (

@@ -15,6 +15,7 @@ from curate.record.models import (
     FunnelRow,
     GuardRecord,
     InputSummary,
+    LineAccount,
     ProxyOutcome,
     ReasonCount,
     RunRecord,
@@ -123,11 +124,13 @@ def build_record(config: PipelineConfig, read: ReadResult, frame: pl.DataFrame, 
     reasons = removed.group_by("stage", "reason", maintain_order=True).len().rows(named=True)
     return RunRecord(
         name=config.name,
-        input=InputSummary(source=read.source, rows=total, quarantined=len(read.bad_rows), empty_text=empty),
+        input=InputSummary(source=read.source, rows=total, quarantined=len(read.bad_rows), empty_text=empty,
+                           lines=LineAccount.model_validate(read.lines.to_dict()) if read.lines is not None else None),
         funnel=funnel,
         removed_by_reason=[ReasonCount(stage=r["stage"], reason=r["reason"], rows=r["len"]) for r in reasons],
         totals=Totals(rows_in=total, rows_kept=curated.height, rows_removed=removed.height, rows_test=test_rows,
                       rows_validation=validation_rows, kept_pct=_pct(curated.height, pool), seconds=round(seconds, 3),
                       curation_energy=curation_energy(records, guard.energy if guard is not None else None)),
         splits=splits, guard=guard, proxy=proxy, budget=budget, stopped=stopped, views=views or Views(),
+        warnings=[f"stage '{r.label}': {w}" for r in records for w in r.stats.get("warnings", [])],
     )

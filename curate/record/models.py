@@ -138,6 +138,19 @@ class AutoBudget(Model):
 # --- the funnel ---------------------------------------------------------------------------------
 
 
+class LineAccount(Model):
+    """Where every physical line of a text input went; the parts add up to ``lines``."""
+
+    lines: int
+    header_lines: int
+    blank_lines: int
+    rows: int
+    row_lines: int
+    quarantined_lines: int
+    multiline_records: int
+    multiline_examples: list[list[int]] = Field(description="(first line, last line) of some records that span lines.")
+
+
 class InputSummary(Model):
     """What was read."""
 
@@ -145,6 +158,7 @@ class InputSummary(Model):
     rows: int
     quarantined: int
     empty_text: int
+    lines: LineAccount | None = Field(None, description="Line accounting of a CSV/JSONL input (absent for Parquet and frames).")
 
 
 class FunnelRow(Model):
@@ -400,6 +414,7 @@ class RunRecord(Model):
     proxy: ProxyOutcome | None = None
     budget: BudgetUse | None = None
     stopped: str | None = None
+    warnings: list[str] = Field(default_factory=list, description="What a stage warned about (e.g. a rule that would remove most of one language).")
     views: Views = Field(default_factory=Views)
 
     @property

@@ -1,16 +1,35 @@
-"""The run directory's layout: one place that knows every path in it."""
+"""The run directory's layout: one place that knows every path in it, who owns it, and its lock.
+
+A folder is a run directory only when curate made it: it holds the marker ``.curate-run``
+(or, written by older versions, ``manifest.json``). curate never writes into, and never
+deletes from, any other folder, and inside its own it deletes only names it writes itself.
+One run at a time holds the directory's lock (``flock`` on ``.curate.lock``, released by the
+kernel when the process ends, however it ends).
+"""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from curate.io.writers import write_json, write_parquet
+from curate.errors import OutputError
+from curate.io.writers import output_error, write_json, write_parquet
+
+MARKER = ".curate-run"
+LOCK = ".curate.lock"
+_CHECKPOINT_SUFFIXES = (".removed.parquet", ".parquet", ".done")
+_STAGE_BASE = re.compile(r"^\d{2}-[A-Za-z0-9_.-]+$")
 
 
 def _slug(label: str) -> str:
@@ -34,9 +53,91 @@ class RunDir:
     stages = property(lambda self: self.root / "stages")
     input = property(lambda self: self.root / "stages" / "00-input.parquet")
 
+    marker = property(lambda self: self.root / MARKER)
+    lock_file = property(lambda self: self.root / LOCK)
+
+    @property
+    def outputs(self) -> tuple[Path, ...]:
+        """The files a finished run writes (a new run removes them first, so two runs never mix)."""
+        return (self.curated, self.removed, self.manifest, self.report, self.root / "report.html", self.quarantine,
+                self.test, self.validation, self.restored)
+
+    def is_curates(self) -> bool:
+        """Whether ``root`` is a run directory curate made (marker, lock or a manifest of an older version)."""
+        return any((self.root / name).is_file() for name in (MARKER, LOCK, "manifest.json"))
+
+    @contextmanager
+    def claim(self) -> Iterator[RunDir]:
+        """Create or recognise the run directory, hold its lock, and clear the last run's outputs.
+
+        Raises
+        ------
+        OutputError
+            ``root`` is a file, a folder curate did not make, not writable, or another run holds the lock.
+        """
+        self._make()
+        with self._lock():
+            if not self.marker.exists():
+                from curate import __version__
+
+                write_json({"tool": "curate", "version": __version__}, self.marker)
+            for path in self.outputs:
+                _unlink(path)
+            yield self
+
+    def _make(self) -> None:
+        root = self.root
+        for parent in (root, *root.parents):
+            if parent.exists() and not parent.is_dir():
+                what = "the run directory" if parent == root else "output.dir (or a folder above it)"
+                raise OutputError(f"{what} {parent} is a file, not a folder",
+                                  hint="set output.dir / output.name to a folder path, or move the file")
+        if root.is_dir():
+            if any(root.iterdir()) and not self.is_curates():
+                raise OutputError(
+                    f"{root} exists and is not a curate run directory (it has no {MARKER} or manifest.json); "
+                    "curate will not write into or delete from it",
+                    hint="set output.name (or output.dir) to a new or empty folder")
+            return
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise output_error(root, exc) from None
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        import fcntl
+
+        try:
+            handle = open(self.lock_file, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+        except OSError as exc:
+            raise output_error(self.lock_file, exc) from None
+        try:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise output_error(self.lock_file, exc) from None
+                handle.seek(0)
+                holder = _holder(handle.read())
+                raise OutputError(f"run directory {self.root} is in use by another curate run ({holder})",
+                                  hint="wait for that run to finish, or set output.name to run somewhere else") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                     "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n")
+            handle.flush()
+            yield
+        finally:
+            handle.close()  # closing the file releases the lock
+
     def stage_base(self, index: int, label: str) -> Path:
         """Checkpoint path stem of stage ``index`` (1-based)."""
         return self.stages / f"{index:02d}-{_slug(label)}"
+
+    def stage_file(self, index: int, label: str, suffix: str = ".parquet") -> Path:
+        """A checkpoint file of stage ``index``: ``.parquet`` (kept rows), ``.removed.parquet`` or ``.done``."""
+        return _beside(self.stage_base(index, label), suffix)
 
     def artifacts(self, index: int, label: str) -> Path:
         """Folder for stage ``index``'s cached artefacts (signatures, similarities)."""
@@ -45,14 +146,14 @@ class RunDir:
     def load_checkpoint(self, index: int, label: str, key: str) -> tuple[pl.DataFrame, pl.DataFrame, dict] | None:
         """The kept rows, ledger and stats of a completed stage whose key matches, else ``None``."""
         base = self.stage_base(index, label)
-        done = base.with_suffix(".done")
+        done = _beside(base, ".done")
         if not done.exists():
             return None
         try:
             marker = json.loads(done.read_text())
         except (OSError, json.JSONDecodeError):
             return None
-        kept_path, removed_path = base.with_suffix(".parquet"), base.with_suffix(".removed.parquet")
+        kept_path, removed_path = _beside(base, ".parquet"), _beside(base, ".removed.parquet")
         if marker.get("key") != key or not kept_path.exists() or not removed_path.exists():
             return None
         return pl.read_parquet(kept_path), pl.read_parquet(removed_path), marker["stats"]
@@ -61,16 +162,56 @@ class RunDir:
                         removed: pl.DataFrame, stats: dict[str, Any]) -> None:
         """Write a stage's outputs, then its ``.done`` marker last (a crash leaves no marker)."""
         base = self.stage_base(index, label)
-        base.with_suffix(".done").unlink(missing_ok=True)
-        write_parquet(kept, base.with_suffix(".parquet"))
-        write_parquet(removed, base.with_suffix(".removed.parquet"))
-        write_json({"key": key, "stats": stats}, base.with_suffix(".done"))
+        _beside(base, ".done").unlink(missing_ok=True)
+        write_parquet(kept, _beside(base, ".parquet"))
+        write_parquet(removed, _beside(base, ".removed.parquet"))
+        write_json({"key": key, "stats": stats}, _beside(base, ".done"))
 
     def prune_checkpoints(self, keep: set[str]) -> None:
-        """Delete checkpoint files of stages no longer in the pipeline."""
-        if not self.stages.exists():
+        """Delete checkpoint files of stages no longer in the pipeline, and stale temp files.
+
+        Only names curate writes (``NN-<label>.parquet``, ``.removed.parquet``, ``.done`` and
+        their ``.<name>.<random>.tmp`` temp files) are touched; anything else stays.
+        """
+        if not self.stages.is_dir():
             return
         for path in self.stages.iterdir():
-            stem = path.name.split(".")[0]
-            if stem != "00-input" and stem not in keep:
-                path.unlink()
+            base, temporary = checkpoint_base(path.name)
+            if base is not None and path.is_file() and (temporary or (base != "00-input" and base not in keep)):
+                _unlink(path)
+
+
+def checkpoint_base(name: str) -> tuple[str | None, bool]:
+    """The stage base (``03-filter``) a file name in ``stages/`` belongs to, and whether it is a temp file.
+
+    ``(None, False)`` for a name curate does not write.
+    """
+    temporary = name.startswith(".") and name.endswith(".tmp") and name.count(".") >= 3
+    if temporary:
+        name = name[1:-len(".tmp")].rsplit(".", 1)[0]
+    for suffix in _CHECKPOINT_SUFFIXES:
+        if name.endswith(suffix):
+            base = name[: -len(suffix)]
+            if _STAGE_BASE.match(base):
+                return base, temporary
+    return None, False
+
+
+def _holder(text: str) -> str:
+    try:
+        info = json.loads(text)
+        return f"pid {info['pid']} on {info['host']}, started {info['started']}"
+    except (ValueError, KeyError, TypeError):
+        return "a process that has not written its pid yet"
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise output_error(path, exc) from None
+
+
+def _beside(base: Path, suffix: str) -> Path:
+    """``base`` with ``suffix`` appended (a label may hold dots, so never ``with_suffix``)."""
+    return base.parent / (base.name + suffix)

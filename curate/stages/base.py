@@ -147,3 +147,11 @@ class Stage:
     def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
         """Run the stage on ``df``; return kept rows, ledger rows and stats."""
         raise NotImplementedError
+
+    def finish_stats(self, stats: dict[str, Any]) -> dict[str, Any]:
+        """Stats derived from counts, once the counts cover every row.
+
+        ``apply`` calls it on its own stats; an engine that applies a ``map`` stage to blocks
+        of rows calls it again on the blocks' summed counts. The default adds nothing.
+        """
+        return stats

@@ -90,3 +90,85 @@ def test_cli_errors_are_clear(tmp_path):
     assert bad.returncode == 2 and "labels must be two or more distinct names" in bad.stderr
     missing = _curate("label", "status", "-s", str(tmp_path / "nothing"))
     assert missing.returncode == 2 and "no labelling session" in missing.stderr
+
+
+def _init(tmp_path, n=20) -> Path:
+    data = tmp_path / "pool.csv"
+    synthetic_texts(n).drop("label").write_csv(data)
+    session = tmp_path / "s"
+    init = _curate("label", "init", "--data", str(data), "--text", "text", "--id", "id", "--labels", "neg,neu,pos",
+                   "--features", "tfidf", "--batch", "5", "-s", str(session))
+    assert init.returncode == 0, init.stderr
+    return session
+
+
+def _claims(session: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(session / "session.db") as db:
+        return db.execute("SELECT COUNT(*) FROM claims").fetchone()[0]
+
+
+def test_label_next_reads_answers_from_a_pipe_and_gives_claims_back(tmp_path):
+    session = _init(tmp_path)
+    piped = subprocess.run([sys.executable, "-m", "curate", "label", "next", "-s", str(session), "--who", "script"],
+                           input="1\n2\npos\nq\n", env=ENV, capture_output=True, text=True, timeout=300)
+    assert piped.returncode == 0, piped.stderr
+    assert "Traceback" not in piped.stderr and "/dev/tty" not in piped.stderr
+    assert "quit: 3 labelled this time" in piped.stdout
+    assert _claims(session) == 0  # the 2 rows of the batch left unanswered are free for others again
+    # the end of the input ends the loop like q, also without a final q
+    ended = subprocess.run([sys.executable, "-m", "curate", "label", "next", "-s", str(session)], input="3\n",
+                           env=ENV, capture_output=True, text=True, timeout=300)
+    assert ended.returncode == 0 and "quit: 1 labelled this time" in ended.stdout, ended.stderr
+    assert _claims(session) == 0
+    status = _curate("label", "status", "-s", str(session))
+    assert "4 of 20" in status.stdout and "by script" in status.stdout
+
+
+def test_label_next_killed_by_sigterm_gives_claims_back(tmp_path):
+    import signal
+    import time
+
+    session = _init(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "curate", "label", "next", "-s", str(session)], env=ENV,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while _claims_or_zero(session) == 0 and time.time() < deadline:
+        time.sleep(0.2)
+    assert _claims(session) == 5  # a batch is claimed and waiting for answers
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert _claims(session) == 0
+
+
+def _claims_or_zero(session: Path) -> int:
+    import sqlite3
+
+    try:
+        return _claims(session)
+    except sqlite3.Error:  # busy while the labeller writes
+        return 0
+
+
+def test_label_init_reads_other_encodings(tmp_path):
+    data = tmp_path / "latin.csv"
+    data.write_bytes("text\ncaf\xe9 au lait\nna\xefve question\nd\xe9j\xe0 vu\n".encode("latin-1"))
+    failed = _curate("label", "init", "--data", str(data), "--labels", "a,b", "--features", "tfidf", "-s", str(tmp_path / "x"))
+    assert failed.returncode == 2 and "line 2" in failed.stderr and "encoding" in failed.stderr
+    ok = _curate("label", "init", "--data", str(data), "--labels", "a,b", "--features", "tfidf", "--encoding", "latin-1",
+                 "-s", str(tmp_path / "s"))
+    assert ok.returncode == 0 and "3 rows to label" in ok.stdout, ok.stderr
+
+
+def test_label_user_errors_are_one_line(tmp_path):
+    data = tmp_path / "pool.csv"
+    synthetic_texts(20).drop("label").write_csv(data)
+    bogus = _curate("label", "init", "--data", str(data), "--labels", "a,b", "--features", "bogus", "-s", str(tmp_path / "b"))
+    assert bogus.returncode == 2 and len(bogus.stderr.strip().splitlines()) == 1, bogus.stderr
+    assert "--features 'bogus' is not one of: embeddings, tfidf" in bogus.stderr and "Traceback" not in bogus.stderr
+    session = _init(tmp_path)
+    export = _curate("label", "export", "-s", str(session), "--out", str(tmp_path / "missing" / "labels.csv"))
+    assert export.returncode == 2 and len(export.stderr.strip().splitlines()) == 1, export.stderr
+    assert "does not exist" in export.stderr and "mkdir" in export.stderr

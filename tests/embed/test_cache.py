@@ -17,6 +17,7 @@ import pytest
 from curate.embed import EmbedderConfig, clear_memory, embed_frame
 from curate.embed.backends import SentenceTransformerEncoder
 from curate.embed.cache import EmbeddingCache, text_keys
+from curate.errors import OutputError
 from curate.stages.base import RunContext
 
 ST = EmbedderConfig(embedder="sentence-transformers")
@@ -111,7 +112,7 @@ def test_fault_before_commit_leaves_no_entry(tmp_path, monkeypatch):
         raise OSError("simulated crash before the rename")
 
     monkeypatch.setattr(os, "fsync", crash)
-    with pytest.raises(OSError, match="simulated"):
+    with pytest.raises(OutputError, match="simulated"):  # the write's OSError, as the one-line error users see
         cache.put(keys, np.ones((10, 4), dtype=np.float32))
     monkeypatch.undo()
     assert cache.shards() == []

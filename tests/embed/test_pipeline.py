@@ -29,7 +29,7 @@ def test_run_ledger_names_semantic_duplicates(tmp_path, monkeypatch):
     vectors = np.vstack([base, base[:5] + 0.001]).astype(np.float32)
     data = pl.DataFrame({"id": [f"r{i}" for i in range(35)], "text": [f"text {i}" for i in range(35)],
                          "vec": vectors.tolist()})
-    config = {"name": "sem", "seed": 3, "output": {"dir": str(tmp_path / "runs")},
+    config = {"name": "sem", "seed": 3, "output": {"dir": str(tmp_path / "runs")}, "input": {"id": "id"},
               "stages": [{"type": "semantic_dedup", "embed": {"embedder": "column", "column": "vec"}, "eps": 0.01}]}
     result = curate.run(config, data=data)
     removed = result.removed

@@ -214,3 +214,23 @@ def test_second_sweep_reads_cached_edges_and_agrees(tmp_path, planted, monkeypat
 
     monkeypatch.setattr("curate.minhash.banding.candidate_edges", no_banding)
     assert minhash_sweep(result.run_dir, thresholds=[0.6, 0.8]).equals(first)
+
+
+@pytest.mark.parametrize("lang", ["zh", "ja"])
+def test_near_duplicates_in_chinese_and_japanese_are_found_with_word_units(lang):
+    from itertools import combinations
+
+    from tests.multilingual import SENTENCES
+
+    triples: list[tuple[int, ...]] = []  # documents of three sentences, no two sharing more than one
+    for triple in combinations(range(10), 3):
+        if all(len(set(triple) & set(t)) <= 1 for t in triples):
+            triples.append(triple)
+    docs = ["".join(SENTENCES[lang][i] for i in triple) for triple in triples]
+    edited = [doc[:-3] + "の" + doc[-2:] for doc in docs]  # one character changed near the end
+    n = len(docs)
+    df = pl.DataFrame({"id": [f"d{i}" for i in range(n)] + [f"e{i}" for i in range(n)], "text": docs + edited})
+    result = dedup(df)  # defaults: unit word, 5-grams, threshold 0.8
+    assert_partition(df, result)
+    pairs = dict(zip(result.removed["id"], result.removed["duplicate_of"], strict=True))
+    assert n >= 10 and pairs == {f"e{i}": f"d{i}" for i in range(n)}

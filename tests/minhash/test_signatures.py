@@ -106,3 +106,16 @@ def test_band_edges_star_on_first_doc_of_each_bucket():
     frames = list(band_frames(signatures, bands=2, rows=2))
     edges = pl.concat([band_edges(f) for f in frames]).unique().sort("left", "right")
     assert edges.rows() == [(1, 0), (2, 0), (3, 0)]
+
+
+def test_chinese_and_japanese_characters_are_words_and_still_equal_datasketch():
+    from tests.multilingual import SENTENCES
+
+    assert shingles("今天天气好", 2) == [b"\xe4\xbb\x8a \xe5\xa4\xa9", b"\xe5\xa4\xa9 \xe5\xa4\xa9",
+                                         b"\xe5\xa4\xa9 \xe6\xb0\x94", b"\xe6\xb0\x94 \xe5\xa5\xbd"]
+    assert shingles("ok 今天 fine", 2) == [b"ok \xe4\xbb\x8a", "今 天".encode(), "天 fine".encode()]
+    texts = pl.Series([*SENTENCES["zh"], *SENTENCES["ja"], *SENTENCES["ko"], "mixed 中文 and English", "ｶﾀｶﾅ"])
+    for config in (NormalizeConfig(), NormalizeConfig(collapse_whitespace=False, lowercase=False, nfkc=False)):
+        spec = SignatureSpec(num_perm=64, seed=5, ngram=3, normalize=config.model_dump())
+        expected = np.stack([datasketch_signature(t, spec) for t in normalize(texts, config)])
+        np.testing.assert_array_equal(minhash_signatures(texts, spec), expected)

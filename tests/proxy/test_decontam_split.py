@@ -66,3 +66,13 @@ def test_split_needs_a_label_column(labelled):
 
     with pytest.raises(InputError, match="needs a label column"):
         stratified_split(labelled.drop("label"), 0.2, seed=0)
+
+
+def test_chinese_near_duplicates_of_training_rows_are_found():
+    from curate.proxy.decontam import contamination
+    from tests.multilingual import SENTENCES
+
+    train = ["".join(SENTENCES["zh"][i:i + 3]) for i in range(0, 9, 3)]
+    test = [train[1][:-3] + "的" + train[1][-2:], "".join(SENTENCES["zh"][9:10]) * 2]
+    found = contamination(pl.Series(train), pl.Series(test), 0.8)
+    assert found["reason"].to_list() == ["near_duplicate", None] and found["match"][0] == 1

@@ -95,14 +95,14 @@ def test_cli_reads_a_separate_test_file_and_prints_the_proxy_summary_last(tmp_pa
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text(f"""
 name: cli
-input: {{path: {tmp_path / 'train.csv'}, label: label}}
+input: {{path: {tmp_path / 'train.csv'}, label: label, id: id}}
 stages: [{{type: exact_dedup}}]
 proxy_train:
   model: tfidf
   seeds: 1
   min_fit_seconds: 0
   bootstrap: 100
-  test: {{input: {{path: {tmp_path / 'test.csv'}, label: label}}}}
+  test: {{input: {{path: {tmp_path / 'test.csv'}, label: label, id: id}}}}
 output: {{dir: {tmp_path / 'runs'}}}
 """)
     result = CliRunner().invoke(app, ["run", str(pipeline)], env={"COLUMNS": "120"})

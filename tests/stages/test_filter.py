@@ -111,3 +111,25 @@ def test_type_errors_are_stage_errors(frame):
 def test_empty_frame(frame):
     kept, removed = apply(frame.head(0), "confidence > 0.5")
     assert kept == [] and removed.height == 0
+
+
+# --- issue 13: hostile expressions are bounded ----------------------------------------------
+
+
+def test_deeply_nested_expression_is_a_clear_error_not_a_crash():
+    with pytest.raises(ValidationError) as info:
+        FilterConfig(expr="not " * 5000 + "confidence > 1")
+    message = str(info.value)
+    assert "too large or too deeply nested" in message and "RecursionError" not in message
+    with pytest.raises(ValidationError, match="too large or too deeply nested"):
+        FilterConfig(expr="-" * 100 + "confidence > 1")  # 100 levels: past the limit, far from the stack's
+    assert FilterConfig(expr="not " * 20 + "confidence > 1")  # a plausible depth passes
+
+
+def test_a_five_thousand_term_expression_is_refused_at_validation(frame):
+    huge = " and ".join(f"confidence > {i / 10_000}" for i in range(5000))
+    with pytest.raises(ValidationError, match="at most 2000 parts"):
+        FilterConfig(expr=huge)
+    largest = " and ".join(f"confidence > {i / 10_000}" for i in range(300))  # 901 parts: allowed, and quick
+    kept, removed = apply(frame, largest)
+    assert kept == ["a", "b", "c", "e"] and removed["id"].to_list() == ["d"]  # d: no confidence

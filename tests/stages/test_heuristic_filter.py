@@ -197,3 +197,91 @@ def test_batches_give_the_same_scores():
     whole = score_frame(texts, HeuristicFilterConfig())
     batched = score_frame(texts, HeuristicFilterConfig(batch_size=2))
     assert whole.equals(batched)
+
+
+# --- issue 13: text that is not English is not removed wholesale ---------------------------
+
+
+@pytest.mark.parametrize("preset", ["web", "short_text"])
+def test_no_language_is_removed_wholesale(preset):
+    from tests.multilingual import LANGUAGES, documents, tweets
+
+    make = documents if preset == "web" else tweets
+    for lang in LANGUAGES:
+        kept, removed = run(make(lang, 25), preset=preset)
+        assert removed.height == 0, (lang, removed["reason"].value_counts().rows())
+
+
+def test_words_of_scripts_without_spaces_are_characters():
+    from tests.multilingual import SENTENCES
+
+    chinese = SENTENCES["zh"][0]  # 今天早上我们一起去公园散步，天气非常好。
+    scores = score_frame(pl.Series([chinese * 15]), HeuristicFilterConfig())
+    assert scores["q_words"][0] == 15 * 18  # every character but the two punctuation marks
+    assert scores["q_mean_word_length"][0] is None  # no word of a spaced script: the rule does not apply
+    assert scores["q_c4_sentences"][0] == 15  # 。 ends a sentence with no space after it
+    mixed = score_frame(pl.Series(["curate 很好用 today"]), HeuristicFilterConfig())
+    assert mixed["q_words"][0] == 5 and mixed["q_mean_word_length"][0] == 5.5
+
+
+def test_english_stop_words_judge_only_english_rows():
+    from tests.multilingual import documents
+
+    arabic, korean, hebrew = documents("ar", 3), documents("ko", 3), documents("he", 3)
+    no_stop_words = "\n".join(["Quarterly revenue rose sharply."] * 2 + [CLEAN.replace("the ", "a ").replace(" of ", " in ")
+                              .replace(" and ", " or ").replace(" to ", " for ").replace(" have ", " had ")
+                              .replace(" that ", " as ").replace(" with ", " by ")])
+    kept, removed = run(arabic + korean + hebrew + [no_stop_words], **only("gopher_stop_words"))
+    assert removed["id"].to_list() == ["r9"]  # the English text without stop words, and only it
+    # with a language column (from language_filter) no detection runs: the column decides
+    df = pl.DataFrame({"id": ["a", "b"], "text": [arabic[0], no_stop_words], "lang": ["ar", "en"]})
+    result = HeuristicFilter(HeuristicFilterConfig(**only("gopher_stop_words"))).apply(df, RunContext())
+    assert result.removed["id"].to_list() == ["b"]
+
+
+def test_a_rule_removing_most_of_one_script_warns():
+    from tests.multilingual import documents
+
+    texts = documents("ar", 25) + documents("zh", 25) + [CLEAN] * 3
+    df = pl.DataFrame({"id": [f"r{i}" for i in range(len(texts))], "text": texts})
+    misconfigured = HeuristicFilterConfig(stop_words_languages=("en", "ar"))  # English stop words on Arabic
+    result = HeuristicFilter(misconfigured).apply(df, RunContext())
+    assert result.stats["language_warnings"] == [
+        {"rule": "gopher_stop_words", "lang": "Arabic", "rows": 25, "would_remove": 25, "share": 1.0}]
+    assert "would remove 100% of the 25 rows in script 'Arabic'" in result.stats["warnings"][0]
+    quiet = HeuristicFilter(HeuristicFilterConfig(stop_words_languages=("en", "ar"), warn_language_share=None))
+    assert "warnings" not in quiet.apply(df, RunContext()).stats
+    # counts of blocks add up: the warning is the same from the summed counts of two halves (the Ray engine's way)
+    from curate.engine.ray import combine_stats
+
+    stage = HeuristicFilter(misconfigured)
+    halves = [stage.apply(df.slice(0, 30), RunContext()).stats, stage.apply(df.slice(30), RunContext()).stats]
+    combined = stage.finish_stats(combine_stats(halves, misconfigured.model_dump(mode="json")))
+    assert combined["language_warnings"] == result.stats["language_warnings"]
+
+
+def test_language_warnings_reach_the_run_output_and_the_report(tmp_path):
+    import curate
+    from curate.engine.observer import RunObserver
+    from tests.multilingual import documents
+
+    messages = []
+
+    class Listen(RunObserver):
+        def message(self, text):
+            messages.append(text)
+
+    texts = documents("ar", 25) + documents("zh", 25)
+    config = {"name": "w", "stages": [{"type": "heuristic_filter", "stop_words_languages": ["en", "ar"]}],
+              "output": {"dir": str(tmp_path)}}
+    result = curate.run(config, data=pl.DataFrame({"text": texts}), observer=Listen())
+    assert any("stage 'heuristic_filter': rule gopher_stop_words would remove 100%" in m for m in messages)
+    assert result.report["warnings"] == [m for m in messages if m.startswith("stage 'heuristic_filter'")]
+    assert "would remove 100% of the 25 rows in script" in (result.run_dir / "report.html").read_text()
+
+
+def test_min_above_max_is_rejected():
+    with pytest.raises(ValidationError, match="min 100 above max 10"):
+        HeuristicFilterConfig(rules={"gopher_word_count": {"min": 100, "max": 10}})
+    with pytest.raises(ValidationError, match="min 300 above max 200"):  # the preset's max 200 with a new min
+        HeuristicFilterConfig(preset="short_text", rules={"gopher_word_count": {"min": 300}})
