@@ -29,6 +29,8 @@ from curate.active.stopping import stop_progress
 from curate.errors import CurateError, InputError
 
 log = logging.getLogger(__name__)
+RETRY_AFTER = 5.0
+"""Seconds before rows are asked for again after the worker found none (or failed)."""
 
 
 @dataclass
@@ -94,7 +96,7 @@ class LabelDesk:
         self._queues: dict[str, deque[str]] = {}
         self._skipped: dict[str, set[str]] = {}
         self._guesses: dict[str, tuple[str, float]] = {}
-        self._notes: dict[str, str] = {}
+        self._notes: dict[str, tuple[str, float]] = {}
         self._left: dict[str, float] = {}
         self._pending: set[str] = set()
         self._lock = threading.RLock()
@@ -209,6 +211,16 @@ class LabelDesk:
         for who in gone:
             self._release_all(who)
 
+    def queued(self, who: str) -> int:
+        """Rows ready in ``who``'s queue."""
+        with self._lock:
+            return len(self._queues.get(who, ()))
+
+    def busy(self) -> bool:
+        """Whether the worker is picking rows (a refit runs or is asked for)."""
+        with self._lock:
+            return self.retraining or bool(self._pending)
+
     def board(self, who: str) -> dict[str, Any]:
         """What the side panel shows ``who``: counts, rounds, the accuracy curve, energy, stopping criteria.
 
@@ -265,7 +277,7 @@ class LabelDesk:
             waiting = tab.who in self._pending
             note = self._notes.get(tab.who)
         if row is None:
-            return View(None, waiting=waiting, done=None if waiting else note, message=message)
+            return View(None, waiting=waiting, done=None if waiting or note is None else note[0], message=message)
         return View(Item(row, session.texts([row])[0], guess), message=message)
 
     def _lease(self, tab: Tab) -> None:
@@ -277,7 +289,9 @@ class LabelDesk:
                 row = waiting.popleft()
                 if row not in shown:
                     tab.row = row
-            if len(waiting) < self.batch_size and tab.who not in self._pending:
+            noted = self._notes.get(tab.who)
+            retry = noted is None or time.monotonic() - noted[1] > RETRY_AFTER
+            if len(waiting) < self.batch_size and tab.who not in self._pending and retry:
                 self._pending.add(tab.who)
                 self._jobs.put(tab.who)
 
@@ -307,12 +321,13 @@ class LabelDesk:
                     self._refill(session, who)
                 except InputError as exc:
                     with self._lock:
-                        self._notes[who] = exc.message
+                        self._notes[who] = (exc.message, time.monotonic())
                 except Exception as exc:  # noqa: BLE001 - shown on the page, logged with its traceback
                     log.exception("picking rows for %s failed", who)
+                    message = (f"picking rows failed: {exc}" if isinstance(exc, CurateError)
+                               else f"picking rows failed: {type(exc).__name__}: {exc}")
                     with self._lock:
-                        self._notes[who] = (f"picking rows failed: {exc}" if isinstance(exc, CurateError)
-                                            else f"picking rows failed: {type(exc).__name__}: {exc}")
+                        self._notes[who] = (message, time.monotonic())
                 finally:
                     with self._lock:
                         self._pending.discard(who)

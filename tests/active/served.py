@@ -118,9 +118,9 @@ class Client:
         opener = urllib.request.build_opener(*handlers)
         try:
             with opener.open(request, timeout=60) as response:
-                return response.status, dict(response.headers), response.read()
+                return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
         except urllib.error.HTTPError as exc:
-            return exc.code, dict(exc.headers), exc.read()
+            return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -47,7 +47,7 @@ def test_the_next_batch_is_ready_before_the_last_runs_out(tmp_path, desk_factory
     item = _next(desk, "tab-1", "ann")
     guesses = []
     for _ in range(25):
-        wait_until(lambda: not desk.snapshot()["retraining"])  # a person reads the text meanwhile
+        wait_until(lambda: not desk.busy())  # a person reads the text meanwhile
         assert desk.queued("ann") >= 4  # a batch (less the row on the page) waits behind every row
         view = desk.label("tab-1", "ann", item.id, truth[item.id])
         assert view.item is not None and not view.waiting  # never a wait for the model
@@ -74,7 +74,7 @@ def test_closed_and_silent_pages_give_their_rows_back(tmp_path, desk_factory):
     desk.close("tab-b")
     time.sleep(0.3)
     desk.sweep()
-    wait_until(lambda: not desk.snapshot()["retraining"])
+    wait_until(lambda: not desk.busy())
     desk.sweep()
     assert desk.queued("ann") == 0 and _claims(tmp_path / "s", "ann") == 0
 
@@ -91,7 +91,7 @@ def test_a_page_that_outlived_its_claim_keeps_its_row_unless_another_took_it(tmp
     make_session(tmp_path / "s", n=30, batch_size=3)
     desk = desk_factory(tmp_path / "s", tab_timeout=0.2, release_after=0.1)
     row = _next(desk, "tab-a", "ann").id
-    wait_until(lambda: not desk.snapshot()["retraining"])
+    wait_until(lambda: not desk.busy())
     time.sleep(0.3)
     desk.sweep()  # the page went silent: closed
     time.sleep(0.2)
@@ -115,7 +115,7 @@ def test_a_met_stopping_criterion_ends_the_queue(tmp_path, desk_factory):
         view = desk.label("tab", "ann", item.id, truth[item.id])
         item = view.item or _next(desk, "tab", "ann") if view.done is None else None
     assert view.item is None and view.done == "stopping criterion met: label_budget"
-    wait_until(lambda: not desk.snapshot()["retraining"])
+    wait_until(lambda: not desk.busy())
     desk.view("tab", "ann")
     assert _claims(tmp_path / "s", "ann") == 0  # nothing stays claimed for a budget that is spent
     budget = desk.board("ann")["stops"][0]

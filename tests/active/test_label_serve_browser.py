@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import polars as pl
 import pytest
 from served import (
@@ -56,7 +57,7 @@ def open_page(browser, url: str, who: str):
 
 def shown_row(page, timeout: float = 60_000) -> str:
     """The id of the row the page shows (waits while the model picks rows)."""
-    page.wait_for_function("document.getElementById('item') && document.getElementById('item').dataset.row !== ''",
+    page.wait_for_function("() => document.getElementById('item') && document.getElementById('item').dataset.row !== ''",
                            timeout=timeout)
     return page.get_attribute("#item", "data-row")
 
@@ -85,7 +86,7 @@ def test_label_20_by_keys_undo_reload_and_screenshot(tmp_path, browser):
             assert page.text_content("#text") == pl.read_database(
                 f"SELECT text FROM pool WHERE id = '{row}'", database(tmp_path / "s"))["text"][0]
             press_and_wait(page, str(truth[row] + 1), row)
-        page.wait_for_function("document.querySelector('.progress b').textContent === '20'")
+        page.wait_for_function("() => document.querySelector('.progress b').textContent === '20'")
         assert [(i, c) for i, c, _ in active_labels(tmp_path / "s")] == [(i, truth[i]) for i in seen]
 
         page.keyboard.press("u")
@@ -113,9 +114,9 @@ def test_label_20_by_keys_undo_reload_and_screenshot(tmp_path, browser):
             assert buttons.nth(k).text_content().strip().endswith(LABELS[k])
             picture = Image.open(io.BytesIO(buttons.nth(k).screenshot())).convert("L")
             assert picture.getextrema()[1] - picture.getextrema()[0] > 100  # text drawn on the button
-        curve = Image.open(io.BytesIO(page.locator("svg.curve").screenshot())).convert("RGB")
-        blue = sum(1 for r, g, b in curve.getdata() if b > 150 and r < 100)
-        assert blue > 50  # the accuracy line and its dots
+        curve = np.asarray(Image.open(io.BytesIO(page.locator("svg.curve").screenshot())).convert("RGB")).astype(int)
+        blue = ((curve[..., 2] > 150) & (curve[..., 0] < 100)).sum()
+        assert blue > 50  # the accuracy line and its dots are drawn
 
         page.reload()
         page.wait_for_selector("#panel")
@@ -146,7 +147,7 @@ def test_two_labellers_at_once_never_share_or_double_a_row(tmp_path, browser):
         labels = active_labels(tmp_path / "s")
         assert sorted(i for i, _, _ in labels) == sorted(done["ann"] + done["bob"])
         assert {who: sum(1 for _, _, w in labels if w == who) for who in ("ann", "bob")} == {"ann": 12, "bob": 12}
-        ann.wait_for_function("document.querySelector('.progress b').textContent === '24'")
+        ann.wait_for_function("() => document.querySelector('.progress b').textContent === '24'")
 
         # bob closes his tab: his claims (the row on his page and his queue) are released
         with database(tmp_path / "s") as db:
@@ -194,7 +195,8 @@ def test_server_killed_mid_session_and_restarted_loses_nothing(tmp_path, browser
         labels = active_labels(tmp_path / "s")
         assert [i for i, _, _ in labels] == [*before, pending, *after]
         assert all(c == truth[i] for i, c, _ in labels)
-        assert page.console_errors == []
+        # the only errors: heartbeats that found the server down, which the page said and retried
+        assert {e for e in page.console_errors} <= {"Failed to load resource: net::ERR_CONNECTION_REFUSED"}
     finally:
         server.stop()
 
@@ -210,11 +212,11 @@ def test_a_text_that_holds_a_script_is_shown_not_run(tmp_path, browser):
         for _ in hostile:
             row = shown_row(page)
             shown.append(page.text_content("#text"))
-            assert page.evaluate("document.querySelectorAll('#text *').length") == 0
+            assert page.evaluate("() => document.querySelectorAll('#text *').length") == 0
             press_and_wait(page, "1", row) if len(shown) < len(hostile) else page.keyboard.press("1")
-        page.wait_for_function("document.querySelector('.progress b').textContent === '5'")
+        page.wait_for_function("() => document.querySelector('.progress b').textContent === '5'")
         assert sorted(shown) == sorted(hostile)  # each shown literally
-        assert page.evaluate("document.querySelectorAll('aside i, aside script, #item script, #item img').length") == 0
+        assert page.evaluate("() => document.querySelectorAll('aside i, aside script, #item script, #item img').length") == 0
         assert "<i>eve</i><script>alert(5)</script> (you)" in page.text_content("aside")
         assert page.dialogs == []
         assert [e for e in page.console_errors if "Content Security Policy" in e] == []

@@ -22,7 +22,7 @@ def _named(server, who: str) -> Client:
     """A client that holds the token cookie and a labeller name."""
     client = Client(server.base)
     status, headers, _ = client.request(f"/?token={TOKEN}")
-    assert status == 303 and headers["Location"] == "/"
+    assert status == 303 and headers["location"] == "/"
     status, _, _ = client.request("/who", "POST", f"name={who}&csrf={CSRF}".encode(),
                                   {"Content-Type": "application/x-www-form-urlencoded"})
     assert status == 303
@@ -47,7 +47,7 @@ def test_token_csrf_and_origin_are_checked_on_every_request(tmp_path):
 
         client = Client(server.base)
         status, headers, _ = client.request(f"/?token={TOKEN}")
-        assert status == 303 and headers["Location"] == "/"  # the token leaves the address bar for a cookie
+        assert status == 303 and headers["location"] == "/"  # the token leaves the address bar for a cookie
         assert re.search(r"curate-token-\d+=" + TOKEN + r".*HttpOnly.*SameSite=strict", headers["set-cookie"], re.I)
         status, headers, body = client.request("/")
         assert status == 200 and b"Who is labelling?" in body and "app;dur=" in headers["server-timing"]
