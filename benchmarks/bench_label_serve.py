@@ -76,7 +76,7 @@ def label_by_keyboard(url: str, truth: dict[str, int], count: int, think: float,
         page.goto(url)
         page.fill("#name", "bench")
         page.click("button[type=submit]")
-        page.wait_for_function("document.getElementById('item') && document.getElementById('item').dataset.row !== ''",
+        page.wait_for_function("() => document.getElementById('item') && document.getElementById('item').dataset.row !== ''",
                                timeout=300_000)
         for index in range(count):
             row = page.get_attribute("#item", "data-row")

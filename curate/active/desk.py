@@ -1,25 +1,32 @@
 """The labelling desk behind `curate label serve`: a queue per labeller, refilled in the background.
 
 A page (a browser tab) is shown one row at a time from its labeller's queue. The queue
-holds rows already claimed in the session store for that labeller; when it runs low, a
-worker thread refits the model on every label so far and claims the strategy's next
-batch (:meth:`LabelingSession.query`), so labelling never waits on the model. Tabs send a
-heartbeat; a tab that closes or stops beating gives its row back to the queue, and a
-labeller with no open tab for ``release_after`` seconds has every claim released, so the
-rows go to the other labellers.
+holds rows already claimed in the session store for that labeller; when it runs low, the
+model is refitted on every label so far and the strategy's next batch claimed
+(:meth:`LabelingSession.query`) in the background, so labelling never waits on the model.
+Tabs send a heartbeat; a tab that closes or stops beating gives its row back to the queue,
+and a labeller with no open tab for ``release_after`` seconds has every claim released, so
+the rows go to the other labellers.
 
-Threads: every public method runs on one thread (the server's database thread), which
-owns one :class:`LabelingSession`; the worker owns another. A lock guards what both touch
-(queues, guesses, notes).
+Where things run: every public method runs on one thread (the server's database thread),
+which owns one :class:`LabelingSession`. Refits run in one worker *process* with its own
+session (a ``ProcessPoolExecutor`` of one, fed by a dispatcher thread): in a thread they
+would hold the GIL for long stretches, and each SQLite call of a keystroke (which
+releases and retakes the GIL) would queue behind them; benchmarks/bench_label_serve.py
+measured keystrokes of 500 ms and more that way. A lock guards what the request thread and
+the dispatcher share (queues, guesses, notes).
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import queue
 import threading
 import time
 from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +109,7 @@ class LabelDesk:
         self._lock = threading.RLock()
         self._jobs: queue.Queue[str | None] = queue.Queue()
         self._worker: threading.Thread | None = None
+        self._pool: ProcessPoolExecutor | None = None
         self._session: LabelingSession | None = None
         self.retraining = False
 
@@ -111,9 +119,14 @@ class LabelDesk:
         """Open the session (raises when the folder holds none) and start the worker."""
         session = self.session
         self.batch_size = self.batch_size or session.batch_size
-        self._worker = threading.Thread(target=self._work, name="curate-label-worker", daemon=True)
+        self._pool = self._new_pool()
+        self._worker = threading.Thread(target=self._work, name="curate-label-dispatcher", daemon=True)
         self._worker.start()
         return self
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_open_session, initargs=(str(self.folder), self.claim_ttl))
 
     @property
     def session(self) -> LabelingSession:
@@ -131,7 +144,9 @@ class LabelDesk:
         """Stop the worker and release every claim the desk holds (rows queued or on a page)."""
         self._jobs.put(None)
         if self._worker is not None:
-            self._worker.join(timeout=60)
+            self._worker.join(timeout=120)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
         for who in {tab.who for tab in self.tabs.values()} | set(self._queues):
             self._release_all(who)
         self.tabs.clear()
@@ -314,39 +329,33 @@ class LabelDesk:
     # --- the worker -------------------------------------------------------------------------------
 
     def _work(self) -> None:
-        session = LabelingSession(self.folder, claim_ttl=self.claim_ttl)
-        try:
-            while (who := self._jobs.get()) is not None:
-                try:
-                    self._refill(session, who)
-                except InputError as exc:
-                    with self._lock:
-                        self._notes[who] = (exc.message, time.monotonic())
-                except Exception as exc:  # noqa: BLE001 - shown on the page, logged with its traceback
-                    log.exception("picking rows for %s failed", who)
-                    message = (f"picking rows failed: {exc}" if isinstance(exc, CurateError)
-                               else f"picking rows failed: {type(exc).__name__}: {exc}")
-                    with self._lock:
-                        self._notes[who] = (message, time.monotonic())
-                finally:
-                    with self._lock:
-                        self._pending.discard(who)
-        finally:
-            session.close()
+        """Dispatcher: hand each labeller's refill to the worker process, one at a time."""
+        while (who := self._jobs.get()) is not None:
+            try:
+                self._refill(who)
+            except InputError as exc:
+                with self._lock:
+                    self._notes[who] = (exc.message, time.monotonic())
+            except Exception as exc:  # noqa: BLE001 - shown on the page, logged with its traceback
+                log.exception("picking rows for %s failed", who)
+                message = (f"picking rows failed: {exc}" if isinstance(exc, CurateError)
+                           else f"picking rows failed: {type(exc).__name__}: {exc}")
+                with self._lock:
+                    self._notes[who] = (message, time.monotonic())
+                if isinstance(exc, BrokenProcessPool):  # the worker process died: start another
+                    self._pool = self._new_pool()
+            finally:
+                with self._lock:
+                    self._pending.discard(who)
 
-    def _refill(self, session: LabelingSession, who: str) -> None:
+    def _refill(self, who: str) -> None:
         """Claim the strategy's next batch for ``who`` and refresh the model's guesses."""
         with self._lock:
             exclude = [*self._queues.get(who, ()), *self._skipped.get(who, ()), *self._on_pages()]
-        reason = session.stop_reason()
-        if reason is not None:
-            raise InputError(f"stopping criterion met: {reason}", hint="export the labels")
-        session.who = who
+            known = [i for q in self._queues.values() for i in q] + sorted(self._on_pages())
         self.retraining = True
         try:
-            ids = session.query(self.batch_size, exclude=exclude)
-            if session.model_ is None and session.fitted_on_ != session.store.labelled():
-                session.fit()  # rows resumed from earlier claims: no query fitted a model yet
+            ids, guesses = self._pool.submit(_pick, who, self.batch_size, exclude, known).result()
         finally:
             self.retraining = False
         with self._lock:
@@ -354,9 +363,28 @@ class LabelDesk:
             waiting = self._queues.setdefault(who, deque())
             waiting.extend(i for i in ids if i not in waiting and i not in shown)
             self._notes.pop(who, None)
-            rows = [i for q in self._queues.values() for i in q] + list(shown)
-        guesses = session.guesses(rows)
-        with self._lock:
-            self._guesses.update((row, guess) for row, guess in zip(rows, guesses, strict=True) if guess is not None)
+            self._guesses.update((row, guess) for row, guess in guesses.items() if guess is not None)
 
 
+# --- the worker process ---------------------------------------------------------------------------
+
+_WORKER_SESSION: list[LabelingSession] = []
+
+
+def _open_session(folder: str, claim_ttl: float) -> None:
+    """Worker process start: open the session it keeps (features and model stay loaded)."""
+    _WORKER_SESSION.append(LabelingSession(folder, claim_ttl=claim_ttl))
+
+
+def _pick(who: str, n: int, exclude: list[str], known: list[str]) -> tuple[list[str], dict[str, Any]]:
+    """Worker process: claim ``n`` rows for ``who`` (refit + strategy); the model's guesses for them and ``known``."""
+    session = _WORKER_SESSION[0]
+    reason = session.stop_reason()
+    if reason is not None:
+        raise InputError(f"stopping criterion met: {reason}", hint="export the labels")
+    session.who = who
+    ids = session.query(n, exclude=exclude)
+    if session.model_ is None and session.fitted_on_ != session.store.labelled():
+        session.fit()  # rows resumed from earlier claims: no query fitted a model yet
+    rows = list(dict.fromkeys([*known, *ids]))
+    return ids, dict(zip(rows, session.guesses(rows), strict=True))

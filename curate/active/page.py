@@ -152,14 +152,18 @@ def curve(points: list[tuple[int, float]], test_rows: int, width: int = 300, hei
     xs = [x for x, _ in points]
     ys = [y for _, y in points]
     x_max = max(max(xs), 1)
-    y_low = max(0.0, math.floor(min(ys) * 10) / 10 - (0.1 if max(ys) - min(ys) < 0.05 else 0))
-    y_high = min(1.0, max(math.ceil(max(ys) * 10) / 10, y_low + 0.1))
+    y_low = math.floor(min(ys) * 10) / 10  # whole tenths, a tenth at least, ending at 100% at most
+    y_high = max(math.ceil(max(ys) * 10) / 10, y_low + 0.1)
+    step = 0.1 if y_high - y_low <= 0.5 else 0.2
+    steps = math.ceil(round((y_high - y_low) / step, 6))
+    y_high = min(1.0, y_low + steps * step)
+    y_low = y_high - steps * step
 
     def at(x: float, y: float) -> tuple[float, float]:
         return (left + (width - left - right) * x / x_max,
                 height - bottom - (height - top - bottom) * (y - y_low) / (y_high - y_low))
 
-    ticks = [y_low + (y_high - y_low) * k / 4 for k in range(5)]
+    ticks = [y_low + step * k for k in range(steps + 1)]
     grid = "".join(
         f"<line x1=\"{left}\" x2=\"{width - right}\" y1=\"{at(0, t)[1]:.1f}\" y2=\"{at(0, t)[1]:.1f}\" class=\"grid\"/>"
         f"<text x=\"{left - 4}\" y=\"{at(0, t)[1] + 4:.1f}\" text-anchor=\"end\">{t:.0%}</text>" for t in ticks)

@@ -390,7 +390,8 @@ class LabelingSession:
         """The stopping criterion met, or ``None``."""
         rounds = self.store.rounds()
         changed = [r["changed"] for r in rounds if r["changed"] is not None]
-        return stop_reason(self.stop, len(self.store.labelled()), sum(r["kwh"] for r in rounds), changed)
+        labelled = self.store.db.execute("SELECT COUNT(*) FROM labels WHERE active = 1").fetchone()[0]
+        return stop_reason(self.stop, labelled, sum(r["kwh"] for r in rounds), changed)
 
     def metrics(self, refit: bool = True) -> dict[str, Any]:
         """Counts, rounds, energy, and the held-out accuracy of a model fitted on every label so far.
