@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import queue
 import threading
 import time
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +121,7 @@ class LabelDesk:
         session = self.session
         self.batch_size = self.batch_size or session.batch_size
         self._pool = self._new_pool()
+        self._pool.submit(_ready)  # start the worker process now, not at the first page
         self._worker = threading.Thread(target=self._work, name="curate-label-dispatcher", daemon=True)
         self._worker.start()
         return self
@@ -235,6 +237,14 @@ class LabelDesk:
         """Whether the worker is picking rows (a refit runs or is asked for)."""
         with self._lock:
             return self.retraining or bool(self._pending)
+
+    def status(self) -> Future:
+        """``LabelingSession.metrics()`` (what `curate label status` shows), computed in the worker process.
+
+        It fits a model on every label, so it runs where the refits run, never on the page's
+        threads. Any thread may call this.
+        """
+        return self._pool.submit(_metrics)
 
     def board(self, who: str) -> dict[str, Any]:
         """What the side panel shows ``who``: counts, rounds, the accuracy curve, energy, stopping criteria.
@@ -372,8 +382,25 @@ _WORKER_SESSION: list[LabelingSession] = []
 
 
 def _open_session(folder: str, claim_ttl: float) -> None:
-    """Worker process start: open the session it keeps (features and model stay loaded)."""
+    """Worker process start: open the session it keeps (features and model stay loaded).
+
+    The worker ends with the server even when the server is killed (SIGKILL leaves no
+    chance to stop it): a thread waits on the parent process and exits when it is gone.
+    """
     _WORKER_SESSION.append(LabelingSession(folder, claim_ttl=claim_ttl))
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="curate-parent-watch").start()
+
+
+def _ready() -> bool:
+    """Worker process: nothing to do (submitted once so the process starts early)."""
+    return True
+
+
+def _exit_with(parent: Any) -> None:
+    parent.join()
+    os._exit(0)
 
 
 def _pick(who: str, n: int, exclude: list[str], known: list[str]) -> tuple[list[str], dict[str, Any]]:
@@ -388,3 +415,8 @@ def _pick(who: str, n: int, exclude: list[str], known: list[str]) -> tuple[list[
         session.fit()  # rows resumed from earlier claims: no query fitted a model yet
     rows = list(dict.fromkeys([*known, *ids]))
     return ids, dict(zip(rows, session.guesses(rows), strict=True))
+
+
+def _metrics() -> dict[str, Any]:
+    """Worker process: the session's metrics, with a model fitted on every label."""
+    return _WORKER_SESSION[0].metrics()

@@ -161,7 +161,6 @@ def create_app(folder: str | Path, token: str, port: int, options: ServeOptions 
     """
     require("starlette", "serve", "starlette")
     from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
     from starlette.middleware import Middleware
     from starlette.requests import Request
     from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -269,14 +268,8 @@ def create_app(folder: str | Path, token: str, port: int, options: ServeOptions 
         return Response(status_code=204)
 
     async def status(request: Request) -> Response:
-        def measure() -> dict[str, Any]:
-            session = LabelingSession(folder)
-            try:
-                return session.metrics()
-            finally:
-                session.close()
-
-        return HTMLResponse(page.status_page(session_name, who_of(request), await run_in_threadpool(measure)))
+        metrics = await asyncio.wrap_future(desk.status())
+        return HTMLResponse(page.status_page(session_name, who_of(request), metrics))
 
     async def export(request: Request) -> Response:
         fmt = request.path_params["fmt"]
