@@ -34,7 +34,7 @@ from typing import Any
 
 from curate.active.session import LabelingSession
 from curate.active.stopping import stop_progress
-from curate.errors import CurateError, InputError
+from curate.errors import CurateError, InputError, require
 
 log = logging.getLogger(__name__)
 RETRY_AFTER = 5.0
@@ -121,7 +121,7 @@ class LabelDesk:
         session = self.session
         self.batch_size = self.batch_size or session.batch_size
         self._pool = self._new_pool()
-        self._pool.submit(_ready)  # start the worker process now, not at the first page
+        self._pool.submit(_ready)  # start the worker process and its imports now, not at the first page
         self._worker = threading.Thread(target=self._work, name="curate-label-dispatcher", daemon=True)
         self._worker.start()
         return self
@@ -394,7 +394,14 @@ def _open_session(folder: str, claim_ttl: float) -> None:
 
 
 def _ready() -> bool:
-    """Worker process: nothing to do (submitted once so the process starts early)."""
+    """Worker process, at start: load what the first refit needs, so that refit is not the slow one.
+
+    That is the features (``fit`` loads them, and fits when a resumed session has labels of
+    two classes), scikit-learn and modAL (importing them takes seconds).
+    """
+    _WORKER_SESSION[0].fit()
+    for module in ("sklearn.linear_model", "modAL.uncertainty", "modAL.disagreement"):
+        require(module, "active", module.split(".")[0])
     return True
 
 

@@ -214,9 +214,10 @@ def name_page(session_name: str, csrf: str, current: str | None = None, error: s
     return _document(f"curate label · {session_name}", body)
 
 
-def forbidden_page(reason: str) -> str:
-    """What a request without the access token (or with a bad CSRF check) gets."""
-    body = (f"<main class=\"name\"><h2>Forbidden</h2><p>{escape(reason)}</p>"
-            "<p>Open the URL that <code>curate label serve</code> printed: it carries <code>?token=…</code>.</p></main>")
-    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Forbidden</title></head>"
-            f"<body>{body}</body></html>")
+def forbidden_page(reason: str, title: str = "Forbidden") -> str:
+    """What a request without the access token (or with a bad CSRF check) gets; or another refusal."""
+    hint = ("<p>Open the URL that <code>curate label serve</code> printed: it carries <code>?token=…</code>.</p>"
+            if title == "Forbidden" else "<p><a href=\"/\">back to labelling</a></p>")
+    body = f"<main class=\"name\"><h2>{escape(title)}</h2><p>{escape(reason)}</p>{hint}</main>"
+    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{escape(title)}</title></head><body>{body}</body></html>")

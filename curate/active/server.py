@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import io
 import json
+import logging
 import re
 import secrets
 import socket
@@ -37,6 +38,8 @@ from curate.active import page
 from curate.active.desk import LabelDesk, View
 from curate.active.session import LabelingSession
 from curate.errors import CurateError, InputError, require
+
+log = logging.getLogger(__name__)
 
 EXPORTS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
 STATIC = {"label.js": "text/javascript; charset=utf-8", "label.css": "text/css; charset=utf-8"}
@@ -268,7 +271,12 @@ def create_app(folder: str | Path, token: str, port: int, options: ServeOptions 
         return Response(status_code=204)
 
     async def status(request: Request) -> Response:
-        metrics = await asyncio.wrap_future(desk.status())
+        try:
+            metrics = await asyncio.wrap_future(desk.status())
+        except Exception as exc:  # noqa: BLE001 - the worker process failed: say so on the page
+            log.exception("computing the status failed")
+            return HTMLResponse(page.forbidden_page(f"the status could not be computed: {type(exc).__name__}: {exc}",
+                                                    title="Status unavailable"), status_code=503)
         return HTMLResponse(page.status_page(session_name, who_of(request), metrics))
 
     async def export(request: Request) -> Response:
@@ -301,6 +309,10 @@ def create_app(folder: str | Path, token: str, port: int, options: ServeOptions 
     async def bad_input(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": str(exc)}, status_code=400)
 
+    async def failed(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"error": f"the server failed: {type(exc).__name__}: {exc} (see its log); "
+                                      "every label given so far is saved"}, status_code=500)
+
     async def sweep_forever() -> None:
         while True:
             await asyncio.sleep(min(options.release_after, options.tab_timeout, 5.0) / 2)
@@ -328,7 +340,7 @@ def create_app(folder: str | Path, token: str, port: int, options: ServeOptions 
         Route("/api/close", close, methods=["POST"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(Gate, token=token, cookie=f"curate-token-{port}")],
-                    exception_handlers={Refused: refused, CurateError: bad_input})
+                    exception_handlers={Refused: refused, CurateError: bad_input, Exception: failed})
     app.state.desk = desk
     return app
 
