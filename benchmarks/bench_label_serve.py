@@ -55,15 +55,16 @@ WATCH = """() => {
 
 
 def make_session(folder: Path, rows: int, features: str, strategy: str, batch: int) -> dict[str, int]:
-    from curate.active import FeatureConfig, LabelingSession
+    from curate.active import FeatureConfig, LabelingSession, StopConfig
 
     pool = labelled_corpora.noisy_ag_news().head(rows).with_row_index("n").with_columns(
         id=pl.format("ag{}", pl.col("n")))
     test = labelled_corpora.noisy_ag_news_test().sample(1000, seed=0).with_columns(
         label=pl.col("label").replace_strict(list(range(4)), LABELS))
     started = time.perf_counter()
+    stop = StopConfig(max_labels=1000, max_kwh=0.001, stable_share=0.005, stable_rounds=3)  # none is met by 100 labels
     LabelingSession.create(folder, pool, LABELS, id="id", features=FeatureConfig(source=features), strategy=strategy,
-                           batch_size=batch, test=test, seed=0).close()
+                           batch_size=batch, test=test, stop=stop, seed=0).close()
     print(f"session: {rows:,} rows, {features} features, built in {time.perf_counter() - started:.1f} s")
     return dict(zip(pool["id"].to_list(), pool["gt"].to_list(), strict=True))
 

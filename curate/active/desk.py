@@ -20,6 +20,7 @@ the dispatcher share (queues, guesses, notes).
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import os
 import queue
@@ -107,6 +108,9 @@ class LabelDesk:
         self._notes: dict[str, tuple[str, float]] = {}
         self._left: dict[str, float] = {}
         self._pending: set[str] = set()
+        self._pace: dict[str, float] = {}
+        self._last_label: dict[str, float] = {}
+        self.refit_seconds_: float | None = None
         self._lock = threading.RLock()
         self._jobs: queue.Queue[str | None] = queue.Queue()
         self._worker: threading.Thread | None = None
@@ -177,6 +181,7 @@ class LabelDesk:
             tab.row = None
             self._discard(row)
             self._guesses.pop(row, None)
+            self._note_pace(who)
         return self._view(tab, None if stored else "another labeller labelled that row first; their label stands")
 
     def skip(self, tab_id: str, who: str, row: str) -> View:
@@ -305,8 +310,30 @@ class LabelDesk:
             return View(None, waiting=waiting, done=None if waiting or note is None else note[0], message=message)
         return View(Item(row, session.texts([row])[0], guess), message=message)
 
+    def _note_pace(self, who: str) -> None:
+        """Update ``who``'s seconds per label (a moving average; pauses over a minute are breaks, not pace)."""
+        clock = time.monotonic()
+        last = self._last_label.get(who)
+        self._last_label[who] = clock
+        if last is not None and clock - last < 60:
+            previous = self._pace.get(who)
+            self._pace[who] = clock - last if previous is None else 0.7 * previous + 0.3 * (clock - last)
+
+    def _low_water(self, who: str) -> int:
+        """Queued rows below which ``who``'s next batch is asked for (lock held).
+
+        A batch; more when one refit takes longer than labelling a batch at ``who``'s pace,
+        so the next batch is there before the queue runs out (at most three batches ahead:
+        rows picked further ahead would come from an older model).
+        """
+        pace = self._pace.get(who)
+        if pace is None or self.refit_seconds_ is None:
+            return self.batch_size
+        ahead = math.ceil(self.refit_seconds_ / max(pace, 1e-3)) + 1
+        return min(max(self.batch_size, ahead), 3 * self.batch_size)
+
     def _lease(self, tab: Tab) -> None:
-        """Give ``tab`` the first queued row; ask the worker for more when fewer than a batch are left."""
+        """Give ``tab`` the first queued row; ask the worker for more when the queue runs low."""
         with self._lock:
             shown = self._on_pages()
             waiting = self._queues.setdefault(tab.who, deque())
@@ -316,7 +343,7 @@ class LabelDesk:
                     tab.row = row
             noted = self._notes.get(tab.who)
             retry = noted is None or time.monotonic() - noted[1] > RETRY_AFTER
-            if len(waiting) < self.batch_size and tab.who not in self._pending and retry:
+            if len(waiting) < self._low_water(tab.who) and tab.who not in self._pending and retry:
                 self._pending.add(tab.who)
                 self._jobs.put(tab.who)
 
@@ -364,10 +391,13 @@ class LabelDesk:
             exclude = [*self._queues.get(who, ()), *self._skipped.get(who, ()), *self._on_pages()]
             known = [i for q in self._queues.values() for i in q] + sorted(self._on_pages())
         self.retraining = True
+        started = time.monotonic()
         try:
             ids, guesses = self._pool.submit(_pick, who, self.batch_size, exclude, known).result()
         finally:
             self.retraining = False
+        took = time.monotonic() - started
+        self.refit_seconds_ = took if self.refit_seconds_ is None else 0.5 * self.refit_seconds_ + 0.5 * took
         with self._lock:
             shown = self._on_pages()
             waiting = self._queues.setdefault(who, deque())
@@ -384,10 +414,13 @@ _WORKER_SESSION: list[LabelingSession] = []
 def _open_session(folder: str, claim_ttl: float) -> None:
     """Worker process start: open the session it keeps (features and model stay loaded).
 
-    The worker ends with the server even when the server is killed (SIGKILL leaves no
-    chance to stop it): a thread waits on the parent process and exits when it is gone.
+    It runs at a lower CPU priority than the server, and ends with the server even when the
+    server is killed (SIGKILL leaves no chance to stop it): a thread waits on the parent
+    process and exits when it is gone.
     """
     _WORKER_SESSION.append(LabelingSession(folder, claim_ttl=claim_ttl))
+    if hasattr(os, "nice"):
+        os.nice(10)  # on a busy machine the page's answers go before the refits
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="curate-parent-watch").start()

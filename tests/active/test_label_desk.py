@@ -171,3 +171,19 @@ def test_query_fits_outside_the_write_lock(tmp_path):
     active_helpers.GATE.set()
     worker.join(60)
     assert len(picked) == 3 and not set(picked) & set(mine)  # the picks leave out what bob took meanwhile
+
+
+def test_the_queue_runs_further_ahead_when_a_refit_outlasts_a_batch(tmp_path):
+    desk = LabelDesk(tmp_path, batch_size=10)  # not started: only the arithmetic
+    assert desk._low_water("ann") == 10  # nothing measured yet: one batch ahead
+    desk.refit_seconds_ = 3.0
+    desk._pace["ann"] = 1.0
+    assert desk._low_water("ann") == 10  # a batch takes 10 s to label, a refit 3 s
+    desk._pace["ann"] = 0.3
+    assert desk._low_water("ann") == 11  # 3 s of refit are 10 labels at this pace, plus the next
+    desk._pace["ann"] = 0.01
+    assert desk._low_water("ann") == 30  # never more than three batches ahead
+    for gap in (0.0, 0.5, 0.5, 120.0, 0.5):
+        desk._last_label["bob"] = time.monotonic() - gap
+        desk._note_pace("bob")
+    assert 0.2 < desk._pace["bob"] < 0.5  # a two-minute break is not pace
