@@ -185,9 +185,12 @@ def create_app(folder: str | Path, token: str, port: int, options: ServeOptions 
     async def on_database(call: Callable, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(database, functools.partial(call, *args))
 
+    def valid_name(name: str) -> bool:
+        return 0 < len(name) <= MAX_NAME and name.isprintable()
+
     def who_of(request: Request) -> str | None:
-        name = request.cookies.get(who_cookie)
-        return unquote(name) if name else None
+        name = unquote(request.cookies.get(who_cookie, ""))
+        return name if valid_name(name) else None
 
     async def payload(request: Request) -> dict[str, Any]:
         body = await request.body()
@@ -229,7 +232,7 @@ def create_app(folder: str | Path, token: str, port: int, options: ServeOptions 
     async def set_name(request: Request) -> Response:
         data = await payload(request)
         name = str(data.get("name", "")).strip()
-        if not name or len(name) > MAX_NAME or not name.isprintable():
+        if not valid_name(name):
             return HTMLResponse(page.name_page(session_name, csrf, name[:MAX_NAME],
                                                f"a name is 1 to {MAX_NAME} printable characters"), status_code=400)
         response = RedirectResponse("/", status_code=303)

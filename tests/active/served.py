@@ -56,7 +56,8 @@ class Server:
 
     def __init__(self, session: Path, *args: str, port: int = 0, token: str = TOKEN, host: str = "127.0.0.1") -> None:
         self.command = [sys.executable, "-m", "curate", "label", "serve", "-s", str(session), "--host", host,
-                        "--port", str(port), "--token", token, "--release-after", "1", "--heartbeat", "1", *args]
+                        "--port", str(port), "--token", token, "--release-after", "1", "--heartbeat", "1",
+                        "--tab-timeout", "5", *args]
         self.token = token
         self.proc = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, text=True)
         self.printed: list[str] = []

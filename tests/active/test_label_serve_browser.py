@@ -144,24 +144,37 @@ def test_two_labellers_at_once_never_share_or_double_a_row(tmp_path, browser):
                 page.wait_for_function("row => document.getElementById('item').dataset.row !== row", arg=rows[name])
                 done[name].append(rows[name])
         assert not set(done["ann"]) & set(done["bob"])
+
+        # a second tab of ann's shows yet another row, and answers it
+        second = ann.context.new_page()
+        second.goto(server.base + "/")
+        rows = {"ann": shown_row(ann), "bob": shown_row(bob), "ann, second tab": shown_row(second)}
+        assert len(set(rows.values())) == 3
+        press_and_wait(second, str(truth[rows["ann, second tab"]] + 1), rows["ann, second tab"])
+        done["ann"].append(rows["ann, second tab"])
+        second.close()
         labels = active_labels(tmp_path / "s")
         assert sorted(i for i, _, _ in labels) == sorted(done["ann"] + done["bob"])
-        assert {who: sum(1 for _, _, w in labels if w == who) for who in ("ann", "bob")} == {"ann": 12, "bob": 12}
-        ann.wait_for_function("() => document.querySelector('.progress b').textContent === '24'")
+        assert {who: sum(1 for _, _, w in labels if w == who) for who in ("ann", "bob")} == {"ann": 13, "bob": 12}
+        ann.wait_for_function("() => document.querySelector('.progress b').textContent === '25'")
+
+        def claims(who: str) -> int:
+            with database(tmp_path / "s") as db:
+                return db.execute("SELECT COUNT(*) FROM claims WHERE who = ?", (who,)).fetchone()[0]
 
         # bob closes his tab: his claims (the row on his page and his queue) are released
-        with database(tmp_path / "s") as db:
-            assert db.execute("SELECT COUNT(*) FROM claims WHERE who = 'bob'").fetchone()[0] > 0
-        bob.context.close()
-
-        def bob_released() -> bool:
-            with database(tmp_path / "s") as db:
-                return db.execute("SELECT COUNT(*) FROM claims WHERE who = 'bob'").fetchone()[0] == 0
-
-        wait_until(bob_released)
+        assert claims("bob") > 0
+        bob.close(run_before_unload=True)  # as a person closes a tab: the page says goodbye
+        wait_until(lambda: claims("bob") == 0)
+        # cat's tab goes silent (asleep, or the network dropped): it times out, and so do its claims
+        cat = open_page(browser, server.url, "cat")
+        shown_row(cat)
+        cat.route("**/api/**", lambda route: route.abort())
+        assert claims("cat") > 0
+        wait_until(lambda: claims("cat") == 0)
         assert ann.console_errors == [] and ann.dialogs == []
     with database(tmp_path / "s") as db:
-        assert db.execute("SELECT COUNT(*), COUNT(DISTINCT pos) FROM labels").fetchone() == (24, 24)
+        assert db.execute("SELECT COUNT(*), COUNT(DISTINCT pos) FROM labels").fetchone() == (25, 25)
 
 
 def test_server_killed_mid_session_and_restarted_loses_nothing(tmp_path, browser):

@@ -11,7 +11,7 @@ import sys
 import threading
 
 import polars as pl
-from served import ENV, LABELS, TOKEN, Client, active_labels, database, make_session, serving
+from served import ENV, LABELS, TOKEN, Client, active_labels, database, make_session, serving, wait_until
 
 from curate.active.server import csrf_token
 
@@ -182,3 +182,21 @@ def test_bad_serve_options_are_one_line_errors(tmp_path):
         taken.listen(1)
         busy = _serve("-s", str(tmp_path / "s"), "--port", str(taken.getsockname()[1]))
     assert busy.returncode == 2 and "cannot listen on 127.0.0.1" in busy.stderr and "--port" in busy.stderr
+
+
+def test_a_closing_page_gives_its_claims_back(tmp_path):
+    make_session(tmp_path / "s", n=30)
+    with serving(tmp_path / "s", "--tab-timeout", "600") as server:  # only the goodbye can release them
+        client = _named(server, "ann")
+        tab = {"tab": "tab-0123456789"}
+        while _api(client, "view", tab)[1]["row"] is None:
+            pass
+
+        def claims() -> int:
+            with database(tmp_path / "s") as db:
+                return db.execute("SELECT COUNT(*) FROM claims WHERE who = 'ann'").fetchone()[0]
+
+        assert claims() > 1
+        goodbye = json.dumps({**tab, "csrf": CSRF}).encode()  # what navigator.sendBeacon sends on pagehide
+        assert client.request("/api/close", "POST", goodbye, {"Content-Type": "text/plain;charset=UTF-8"})[0] == 204
+        wait_until(lambda: claims() == 0)
