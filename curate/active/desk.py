@@ -433,8 +433,9 @@ def _ready() -> bool:
     two classes), scikit-learn and modAL (importing them takes seconds).
     """
     _WORKER_SESSION[0].fit()
-    for module in ("sklearn.linear_model", "modAL.uncertainty", "modAL.disagreement"):
-        require(module, "active", module.split(".")[0])
+    for module, package in (("sklearn.linear_model", "scikit-learn"), ("modAL.uncertainty", "modAL-python"),
+                            ("modAL.disagreement", "modAL-python")):
+        require(module, "active", package)
     return True
 
 
