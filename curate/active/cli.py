@@ -214,5 +214,8 @@ def serve(session: Path = SESSION,
         import webbrowser
 
         webbrowser.open(address)
-    server.run(app, sock)
-    console.print("stopped; every label is saved")
+    try:
+        server.run(app, sock)
+    except KeyboardInterrupt:  # uvicorn stopped cleanly, then passed Ctrl-C on
+        pass
+    console.print("stopped; every label is saved and every claim released")

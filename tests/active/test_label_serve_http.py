@@ -72,9 +72,9 @@ def test_token_csrf_and_origin_are_checked_on_every_request(tmp_path):
             assert db.execute("SELECT COUNT(*) FROM labels").fetchone()[0] == 0  # nothing refused changed anything
 
 
-def test_label_skip_undo_export_and_status_over_http(tmp_path):
+def test_label_skip_undo_export_status_and_goodbye_over_http(tmp_path):
     truth = make_session(tmp_path / "s", n=30)
-    with serving(tmp_path / "s") as server:
+    with serving(tmp_path / "s", "--tab-timeout", "600") as server:  # only a goodbye releases claims here
         client = _named(server, "ann")
         tab = {"tab": "tab-0123456789"}
         answer = _api(client, "view", tab)[1]
@@ -116,6 +116,15 @@ def test_label_skip_undo_export_and_status_over_http(tmp_path):
             assert re.search(rf"{name}\s+{value}", page), page
         accuracy = re.search(r"held-out accuracy\s+│?\s*([\d.]+)", cli.stdout).group(1)
         assert re.search(rf"held-out accuracy\s+{accuracy}", page)  # the same figure the CLI gives
+
+        def claims() -> int:
+            with database(tmp_path / "s") as db:
+                return db.execute("SELECT COUNT(*) FROM claims WHERE who = 'ann'").fetchone()[0]
+
+        assert claims() > 1  # the row on the page and the queue behind it
+        goodbye = json.dumps({**tab, "csrf": CSRF}).encode()  # what navigator.sendBeacon sends on pagehide
+        assert client.request("/api/close", "POST", goodbye, {"Content-Type": "text/plain;charset=UTF-8"})[0] == 204
+        wait_until(lambda: claims() == 0)
     assert [i for i, _, _ in active_labels(tmp_path / "s")] == labelled[:-1]
 
 
@@ -183,20 +192,3 @@ def test_bad_serve_options_are_one_line_errors(tmp_path):
         busy = _serve("-s", str(tmp_path / "s"), "--port", str(taken.getsockname()[1]))
     assert busy.returncode == 2 and "cannot listen on 127.0.0.1" in busy.stderr and "--port" in busy.stderr
 
-
-def test_a_closing_page_gives_its_claims_back(tmp_path):
-    make_session(tmp_path / "s", n=30)
-    with serving(tmp_path / "s", "--tab-timeout", "600") as server:  # only the goodbye can release them
-        client = _named(server, "ann")
-        tab = {"tab": "tab-0123456789"}
-        while _api(client, "view", tab)[1]["row"] is None:
-            pass
-
-        def claims() -> int:
-            with database(tmp_path / "s") as db:
-                return db.execute("SELECT COUNT(*) FROM claims WHERE who = 'ann'").fetchone()[0]
-
-        assert claims() > 1
-        goodbye = json.dumps({**tab, "csrf": CSRF}).encode()  # what navigator.sendBeacon sends on pagehide
-        assert client.request("/api/close", "POST", goodbye, {"Content-Type": "text/plain;charset=UTF-8"})[0] == 204
-        wait_until(lambda: claims() == 0)
