@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install Debian's headless Chromium for the report tests (idempotent: a no-op when it is there).
+# Install Debian's headless Chromium for the report tests and the labelling page's browser tests
+# (Playwright, from the dev extra, drives this binary; it downloads no browser). Idempotent.
 set -euo pipefail
 if [ -x /usr/bin/chromium ]; then
     exit 0

@@ -248,3 +248,47 @@ def export(out: Path = typer.Option(..., "--out", "-o", help="Output file: .csv,
         _fail(exc)
         return
     console.print(f"{frame.height:,} labels written to {escape(str(out))}")
+
+
+@label_app.command("serve")
+def serve(session: Path = SESSION,
+          host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default: this machine only)."),
+          port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port (0 picks a free one)."),
+          token: str | None = typer.Option(None, "--token", envvar="CURATE_TOKEN",
+                                           help="Access token (default: a random one, printed in the URL)."),
+          open_browser: bool = typer.Option(False, "--open", help="Open the page in a browser."),
+          batch: int | None = typer.Option(None, "--batch", min=1, help="Rows per query (default: the session's)."),
+          tab_timeout: float = typer.Option(120.0, "--tab-timeout", min=1,
+                                            help="Seconds without a heartbeat before a page counts as closed."),
+          release_after: float = typer.Option(15.0, "--release-after", min=0,
+                                              help="Seconds a labeller may have no page open before their claims are released."),
+          heartbeat: float = typer.Option(15.0, "--heartbeat", min=0.2, help="Seconds between a page's heartbeats.")) -> None:
+    """Label in a browser: a local page with one key per label, the model retraining behind it."""
+    try:
+        from curate.active import server
+
+        token = server.check_token(token) if token else server.make_token()
+        options = server.ServeOptions(batch_size=batch, tab_timeout=tab_timeout, release_after=release_after,
+                                      heartbeat=heartbeat)
+        sock = server.bind(host, port)
+        bound = sock.getsockname()[1]
+        app = server.create_app(session, token, bound, options)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+        return
+    address = server.url(host, bound, token)
+    if not server.is_local(host):
+        console.print(f"[bold yellow]warning:[/] listening on {escape(host)}: anyone who can reach this machine on port "
+                      f"{bound} can open the page with the token. On a remote machine prefer the default 127.0.0.1 and "
+                      f"an SSH tunnel: ssh -L {bound}:127.0.0.1:{bound} <host>")
+    console.print(f"labelling session {escape(str(session))} at\n    {address}\n(Ctrl-C stops the server; labels are saved as you go)",
+                  soft_wrap=True)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(address)
+    try:
+        server.run(app, sock)
+    except KeyboardInterrupt:  # uvicorn stopped cleanly, then passed Ctrl-C on
+        pass
+    console.print("stopped; every label is saved and every claim released")

@@ -81,6 +81,9 @@ class LabelingSession:
         self.ids_: list[str] = [row[0] for row in self.store.db.execute("SELECT id FROM pool ORDER BY pos")]
         self.pos_ = {row_id: pos for pos, row_id in enumerate(self.ids_)}
         self.X_ = None
+        self.model_ = None
+        self.fitted_on_: list[tuple[int, int]] = []
+        self.clusters_ = None
 
     # --- creation -------------------------------------------------------------------------
 
@@ -198,6 +201,39 @@ class LabelingSession:
             return None
         return float((model.predict(self.X_test_) == self.y_test_).mean())
 
+    def fit(self) -> Any:
+        """Fit the model on every label so far and keep it as ``model_``.
+
+        Returns
+        -------
+        estimator or None
+            The fitted model; ``None`` while fewer than two classes are labelled.
+        """
+        labelled = self.store.labelled()
+        self.model_ = self._fit(labelled)[0]
+        self.fitted_on_ = labelled
+        return self.model_
+
+    def guesses(self, ids: Sequence[str]) -> list[tuple[str, float] | None]:
+        """The model's most likely label and its probability for each of ``ids``.
+
+        The model is the one the last :meth:`query` (or :meth:`fit`) fitted; every entry is
+        ``None`` before there is one.
+        """
+        positions = self._positions(ids)
+        model = self.model_
+        if model is None or not positions:
+            return [None] * len(positions)
+        proba = model.predict_proba(self._features()[positions])
+        best = proba.argmax(axis=1)
+        return [(self.labels[int(model.classes_[b])], float(proba[row, b])) for row, b in enumerate(best)]
+
+    def _free_rows(self, labelled: list[tuple[int, int]], also_taken: Sequence[int]) -> np.ndarray:
+        """Positions nobody labelled, nobody else claimed, and not in ``also_taken``."""
+        taken = np.zeros(len(self.ids_), dtype=bool)
+        taken[[p for p, _ in labelled] + self.store.claimed_by_others(self.who, self.claim_ttl) + list(also_taken)] = True
+        return np.flatnonzero(~taken)
+
     def query(self, n: int | None = None, exclude: Sequence[str] = ()) -> list[str]:
         """Propose up to ``n`` rows to label (default: the batch size) and claim them.
 
@@ -205,6 +241,10 @@ class LabelingSession:
         resumes where it stopped); the rest are picked by the strategy after refitting
         the model on every label so far. Each call that picks rows is a round, stored
         with its query and metrics.
+
+        The model is fitted and the rows picked outside any transaction, so other labellers
+        (and a web page) can store labels meanwhile; the picks are then claimed in one short
+        transaction, leaving out rows labelled or claimed by someone else in between.
 
         Raises
         ------
@@ -215,42 +255,54 @@ class LabelingSession:
         if n < 1:
             raise InputError(f"cannot query {n} rows", hint="ask for at least one")
         skip = {self.pos_[i] for i in exclude if i in self.pos_}
-        energy = ProcessTimeEnergy(self.stop.watts)
-        with self.store.write() as db:
+        while True:
             own = [p for p in self.store.own_claims(self.who) if p not in skip][:n]
             if len(own) == n:
                 return [self.ids_[p] for p in own]
+            energy = ProcessTimeEnergy(self.stop.watts)
             labelled = self.store.labelled()
-            taken = np.zeros(len(self.ids_), dtype=bool)
-            taken[[p for p, _ in labelled] + self.store.claimed_by_others(self.who, self.claim_ttl) + own + list(skip)] = True
-            pool = np.flatnonzero(~taken)
+            pool = self._free_rows(labelled, own + list(skip))
             if len(pool) == 0:
                 if own:
                     return [self.ids_[p] for p in own]
                 raise InputError("the pool is empty: every row is labelled, claimed by another labeller or skipped",
                                  hint="see `curate label status`, or export the labels")
+            round_no = self.store.db.execute("SELECT COALESCE(MAX(round), 0) FROM rounds").fetchone()[0] + 1
             model, positions, y = self._fit(labelled)
+            self.model_, self.fitted_on_ = model, labelled
             X = self.X_
             predictions = model.predict(X).astype(np.int8) if model is not None else None
-            last = db.execute("SELECT predictions FROM rounds WHERE predictions IS NOT NULL ORDER BY round DESC LIMIT 1").fetchone()
-            changed = (float((np.frombuffer(last[0], dtype=np.int8) != predictions).mean())
-                       if last is not None and predictions is not None else None)
-            round_no = (db.execute("SELECT COALESCE(MAX(round), 0) FROM rounds").fetchone()[0]) + 1
             state = QueryState(X, positions, y, pool, model, self.estimator_,
                                seed=self.meta_["seed"] * 1_000_003 + round_no)
             if self.strategy == "diversity":
-                from curate.active.strategies import cluster_rows
-
-                state.clusters = cluster_rows(X, max(self.batch_size, 2), self.meta_["seed"])
+                state.clusters = self._clusters()
             picks = select(self.strategy, state, min(n - len(own), len(pool))).tolist()
-            stamp = time.time()
-            db.executemany("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", [(p, self.who, stamp) for p in picks])
-            db.execute("INSERT INTO rounds (at, who, strategy, labels, query, accuracy, changed, kwh, predictions) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (now(), self.who, self.strategy, len(labelled), json.dumps([self.ids_[p] for p in picks]),
-                        self._test_accuracy(model), changed, energy(),
-                        predictions.tobytes() if predictions is not None else None))
-        return [self.ids_[p] for p in own + picks]
+            accuracy, kwh = self._test_accuracy(model), energy()
+            with self.store.write() as db:
+                taken = set(self.store.claimed_by_others(self.who, self.claim_ttl))
+                taken.update(p for p, _ in self.store.labelled())
+                picks = [p for p in picks if p not in taken]
+                if picks:
+                    last = db.execute("SELECT predictions FROM rounds WHERE predictions IS NOT NULL "
+                                      "ORDER BY round DESC LIMIT 1").fetchone()
+                    changed = (float((np.frombuffer(last[0], dtype=np.int8) != predictions).mean())
+                               if last is not None and predictions is not None else None)
+                    stamp = time.time()
+                    db.executemany("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", [(p, self.who, stamp) for p in picks])
+                    db.execute("INSERT INTO rounds (at, who, strategy, labels, query, accuracy, changed, kwh, predictions) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               (now(), self.who, self.strategy, len(labelled), json.dumps([self.ids_[p] for p in picks]),
+                                accuracy, changed, kwh, predictions.tobytes() if predictions is not None else None))
+            if picks:  # else someone took every pick while the model fitted: look again
+                return [self.ids_[p] for p in own + picks]
+
+    def _clusters(self) -> np.ndarray:
+        """k-means clusters of the pool for the diversity strategy (computed once per session object)."""
+        if self.clusters_ is None:
+            from curate.active.strategies import cluster_rows
+
+            self.clusters_ = cluster_rows(self._features(), max(self.batch_size, 2), self.meta_["seed"])
+        return self.clusters_
 
     def _label_index(self, label: Any) -> int:
         if isinstance(label, (int, np.integer)) and not isinstance(label, bool) and 0 <= label < len(self.labels):
@@ -299,6 +351,26 @@ class LabelingSession:
             db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", (row[1], self.who, time.time()))
         return self.ids_[row[1]]
 
+    def claim(self, ids: Sequence[str]) -> list[str]:
+        """Claim ``ids`` for this labeller, except rows already labelled or claimed by someone else.
+
+        Returns
+        -------
+        list of str
+            The ids now claimed by this labeller.
+        """
+        positions = self._positions(ids)
+        marks = ",".join("?" * len(positions))
+        with self.store.write() as db:
+            taken = {row[0] for row in db.execute(
+                f"SELECT pos FROM labels WHERE active = 1 AND pos IN ({marks}) UNION "
+                f"SELECT pos FROM claims WHERE who != ? AND at > ? AND pos IN ({marks})",
+                [*positions, self.who, time.time() - self.claim_ttl, *positions])}
+            mine = [p for p in positions if p not in taken]
+            stamp = time.time()
+            db.executemany("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", [(p, self.who, stamp) for p in mine])
+        return [self.ids_[p] for p in mine]
+
     def release(self, ids: Sequence[str]) -> None:
         """Give back this labeller's claims on ``ids`` (skipped or left unanswered)."""
         positions = self._positions(ids)
@@ -318,17 +390,27 @@ class LabelingSession:
         """The stopping criterion met, or ``None``."""
         rounds = self.store.rounds()
         changed = [r["changed"] for r in rounds if r["changed"] is not None]
-        return stop_reason(self.stop, len(self.store.labelled()), sum(r["kwh"] for r in rounds), changed)
+        labelled = self.store.db.execute("SELECT COUNT(*) FROM labels WHERE active = 1").fetchone()[0]
+        return stop_reason(self.stop, labelled, sum(r["kwh"] for r in rounds), changed)
 
-    def metrics(self) -> dict[str, Any]:
-        """Counts, rounds, energy, and the held-out accuracy of a model fitted on every label so far."""
+    def metrics(self, refit: bool = True) -> dict[str, Any]:
+        """Counts, rounds, energy, and the held-out accuracy of a model fitted on every label so far.
+
+        Parameters
+        ----------
+        refit : bool
+            Fit that model when the last one (from :meth:`query` or :meth:`fit`) is out of
+            date; with ``False`` the accuracy is ``None`` then, and nothing slow runs.
+        """
         labelled = self.store.labelled()
         rounds = self.store.rounds()
         counts = np.bincount(np.array([c for _, c in labelled], dtype=np.int64), minlength=len(self.labels))
         accuracy = None
-        if self.store.db.execute("SELECT COUNT(*) FROM test").fetchone()[0]:
-            self._features()
-            accuracy = self._test_accuracy(self._fit(labelled)[0]) if labelled else None
+        if labelled and self.store.db.execute("SELECT COUNT(*) FROM test").fetchone()[0]:
+            if labelled != self.fitted_on_ and refit:
+                self.model_, self.fitted_on_ = self._fit(labelled)[0], labelled
+            if labelled == self.fitted_on_:
+                accuracy = self._test_accuracy(self.model_)
         return {
             "pool": len(self.ids_), "labelled": len(labelled), "unlabelled": len(self.ids_) - len(labelled),
             "per_label": dict(zip(self.labels, counts.tolist(), strict=True)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -70,3 +71,32 @@ def stop_reason(config: StopConfig, n_labels: int, kwh: float, changed: Sequence
         if all(share < config.stable_share for share in changed[-config.stable_rounds:]):
             return "stable_predictions"
     return None
+
+
+def stop_progress(stop: StopConfig, labels: int, kwh: float, changed: Sequence[float]) -> list[dict[str, Any]]:
+    """How close each stopping criterion is: name, share of the way (``None`` when not set), detail, met."""
+    rows = []
+    if stop.max_labels is None:
+        rows.append({"name": "label budget", "share": None, "detail": "", "met": False})
+    else:
+        rows.append({"name": "label budget", "share": labels / stop.max_labels,
+                     "detail": f"{labels:,} of {stop.max_labels:,} labels", "met": labels >= stop.max_labels})
+    if stop.max_kwh is None:
+        rows.append({"name": "energy budget", "share": None, "detail": "", "met": False})
+    else:
+        rows.append({"name": "energy budget", "share": kwh / stop.max_kwh,
+                     "detail": f"{kwh * 1000:.3g} of {stop.max_kwh * 1000:.3g} Wh", "met": kwh >= stop.max_kwh})
+    if stop.stable_share is None:
+        rows.append({"name": "stable predictions", "share": None, "detail": "", "met": False})
+    else:
+        streak = 0
+        for share in reversed(changed):
+            if share >= stop.stable_share:
+                break
+            streak += 1
+        last = f"; last round {changed[-1]:.1%}" if changed else ""
+        rows.append({"name": "stable predictions", "share": min(streak, stop.stable_rounds) / stop.stable_rounds,
+                     "detail": f"under {stop.stable_share:.1%} changed for {min(streak, stop.stable_rounds)} of "
+                               f"{stop.stable_rounds} rounds{last}",
+                     "met": streak >= stop.stable_rounds})
+    return rows
