@@ -27,9 +27,9 @@ The test split never enters curation. Their medians come from their CSV; fractio
 ``no_datapoints`` (their code kept ``1 - p`` of the rows for a nominal ``p``, so their
 experiment labelled "10%" trained on 90% of the rows).
 
-Run from the repository root (``../shared/data`` beside it); about 25 minutes on 2 cores::
+Run from the repository root (``../shared/data`` beside it); 40-50 minutes on the shared 2 cores::
 
-    HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_ict4s22.py --markdown --plot docs/ict4s22.svg
+    HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_ict4s22.py --check --markdown --plot docs/ict4s22.svg
 
 ``--load`` re-renders the table and the plot from the saved per-fit results without training.
 ``--dev`` runs the same protocol inside the training split only (a stratified validation split
