@@ -19,6 +19,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import polars as pl
@@ -69,11 +70,28 @@ RULES = {
                                   and p.delta_random - z * np.sqrt(2) * p.se_random > 0),
     "bound z, random > 0": lambda p, z: (p.delta_pool - z * p.se_pool >= -TOLERANCE
                                          and p.delta_random - z * p.se_random > 0),
+    "curate: bound z, random > 0 corrected for looks": None,
 }
+
+
+def curate_rule(points: list[Point], z: float) -> Point | None:
+    """curate's rule: bound vs the pool at ``z``; bound vs random > 0, Bonferroni-corrected for the
+    random comparisons made so far (made only where the pool bound holds)."""
+    confidence = NormalDist().cdf(z)
+    looks = 0
+    for p in points:
+        if p.delta_pool - z * p.se_pool < -TOLERANCE:
+            continue
+        looks += 1
+        if p.delta_random - NormalDist().inv_cdf(1 - (1 - confidence) / looks) * p.se_random > 0:
+            return p
+    return None
 
 
 def choose(points: list[Point], rule, z: float, consecutive: int = 1) -> Point | None:
     """The first prefix the rule accepts (with ``consecutive`` 2: and the next grid prefix too)."""
+    if rule is None:
+        return curate_rule(points, z)
     passed = [rule(p, z) for p in points] + [False]
     return next((p for i, p in enumerate(points) if all(passed[i:i + consecutive])), None)
 
@@ -120,7 +138,7 @@ def summarise(path: Path) -> None:
     print("|---|---:|---:|" + "---|" * len(corpora))
     for name, rule in RULES.items():
         for z in (0.0, 0.84, 1.28, 1.64) if name != "point" else (0.0,):
-            for consecutive in (1, 2):
+            for consecutive in (1, 2) if rule is not None else (1,):
                 cells = []
                 for corpus in corpora:
                     holds, fractions, trials = 0, [], 0

@@ -174,18 +174,22 @@ class ValidationJudge:
         """Whether ``fit`` loses at most ``tolerance`` macro-F1 against the whole pool (point estimate)."""
         return fit.macro_f1 >= self.reference_.macro_f1 - self.settings.tolerance - 1e-12
 
-    def compare(self, fit: Fit, others: Sequence[Fit]) -> Comparison:
+    def compare(self, fit: Fit, others: Sequence[Fit], looks: int = 1) -> Comparison:
         """``fit``'s validation macro-F1 minus the mean of ``others``', with its uncertainty.
 
         The standard error combines a paired bootstrap over validation rows with the spread
-        of ``others`` over their seeds (random subsets differ from seed to seed); ``lower``
-        is the one-sided bound at ``settings.confidence``.
+        of ``others`` over their seeds: random subsets differ from seed to seed, and ``fit``'s
+        own selection is taken to vary as much (one draw against the mean of the others).
+        ``lower`` is the one-sided bound at ``settings.confidence``, Bonferroni-corrected for
+        ``looks`` comparisons of the same kind made so far (a search that asks again and again
+        must not win by luck). Against one fixed model (the whole pool) there is no spread.
         """
         mean_others = float(np.mean([other.macro_f1 for other in others]))
         delta = fit.macro_f1 - mean_others
         _, resampled = paired_differences(self._y_val, np.stack([o.predictions for o in others]),
                                           fit.predictions[None, :], self.seed, self.settings.resamples)
-        spread = float(np.var([o.macro_f1 for o in others], ddof=1)) / len(others) if len(others) > 1 else 0.0
+        spread = (float(np.var([o.macro_f1 for o in others], ddof=1)) * (1 + 1 / len(others))
+                  if len(others) > 1 else 0.0)
         se = float(np.sqrt(np.var(resampled, ddof=1) + spread))
-        z = NormalDist().inv_cdf(self.settings.confidence)
+        z = NormalDist().inv_cdf(1 - (1 - self.settings.confidence) / looks)
         return Comparison(round(delta, 6), round(se, 6), round(delta - z * se, 6))

@@ -5,7 +5,10 @@ prototypicality) ranks its rows, then offers the ranking to a :class:`PrefixSear
 judges prefixes at a grid of fractions, smallest first, and accepts the first that is, with the
 guard's confidence (a one-sided bound over a paired bootstrap of the validation rows), within
 the tolerance of the whole pool's validation macro-F1 and not below a random subset of the
-stage's input of the same size. Accepting on the point estimates alone would pick the prefix
+stage's input of the same size (strictly: a prefix whose predictions tie random's, as when every
+model predicts the majority class, is no evidence). The random comparison is Bonferroni-corrected
+for the number of times the search has made it: with labels that carry no signal, a search that
+compares prefix after prefix would otherwise beat random by luck somewhere along the grid. Accepting on the point estimates alone would pick the prefix
 that is just within tolerance by luck of the validation sample, and lose on new data. Every
 prefix judged is a point of the learning curve.
 """
@@ -42,6 +45,7 @@ class PrefixSearch:
         self.sizes = sorted({math.ceil(f * frame.height) for f in fractions if 0 < f < 1} - {0, frame.height})
         self.curve_: list[CurvePoint] = []
         self.chosen_: int | None = None
+        self.random_looks_ = 0
 
     @property
     def largest(self) -> int:
@@ -62,8 +66,9 @@ class PrefixSearch:
             if vs_pool.lower >= -self.judge.settings.tolerance:
                 randoms = self.judge.random_fits(self.frame, rows)
                 random = round(float(np.mean([r.macro_f1 for r in randoms])), 6)
-                vs_random = self.judge.compare(fit, randoms).lower
-            accepted = vs_random is not None and vs_random >= 0
+                self.random_looks_ += 1
+                vs_random = self.judge.compare(fit, randoms, looks=self.random_looks_).lower
+            accepted = vs_random is not None and vs_random > 0  # a tie is not evidence of beating random
             self.curve_.append(CurvePoint(fraction=round(rows / self.frame.height, 4), rows=rows, macro_f1=fit.macro_f1,
                                           accuracy=fit.accuracy, kwh_per_fit=fit.kwh, seconds_per_fit=fit.seconds,
                                           lower_vs_pool=vs_pool.lower, random_macro_f1=random,

@@ -112,7 +112,7 @@ def test_budget_auto_keeps_less_of_an_easy_corpus_than_of_a_hard_one(tmp_path):
     stage = {"type": "active_select", "budget": "auto", "features": {"source": "tfidf"}, "seed_size": 20,
              "batch_size": 20}
     chosen = {}
-    for name, frame in (("easy", topic_frame(800, classes=3, own=8, other=1, seed=5)),
+    for name, frame in (("easy", topic_frame(800, classes=3, own=4, other=2, seed=5)),
                         ("hard", topic_frame(800, classes=5, own=3, other=2, noise=0.1, seed=5))):
         result = curate.run({"name": name, "input": {"label": "label", "id": "id"}, "stages": [stage],
                              "guard": {"enabled": True}, "output": {"dir": str(tmp_path)}}, data=frame)
@@ -121,7 +121,7 @@ def test_budget_auto_keeps_less_of_an_easy_corpus_than_of_a_hard_one(tmp_path):
         accepted = [p for p in auto.curve if p.accepted]
         assert len(accepted) == 1 and accepted[0].rows == result.curated.height == auto.chosen_rows
         # accepted on confidence bounds, not point estimates
-        assert accepted[0].lower_vs_pool >= -auto.tolerance and accepted[0].lower_vs_random >= 0
+        assert accepted[0].lower_vs_pool >= -auto.tolerance and accepted[0].lower_vs_random > 0
         assert accepted[0].lower_vs_pool <= accepted[0].macro_f1 - auto.reference_macro_f1
         assert accepted[0].macro_f1 >= accepted[0].random_macro_f1
         # every smaller prefix was judged and rejected: the choice is the smallest
@@ -173,7 +173,7 @@ def test_a_guarded_run_resumes_byte_identical(tmp_path):
 def test_no_safe_reduction_when_no_prefix_beats_random(tmp_path):
     # labels carry no signal: no prefix is, with confidence, better than a random subset, so the
     # stage keeps every row and the run says so (exit 0, the pool kept)
-    frame = topic_frame(600, noise=2 / 3, seed=8)
+    frame = topic_frame(1500, noise=2 / 3, seed=8)
     stages = [{"type": "active_select", "budget": "auto", "features": {"source": "tfidf"}, "seed_size": 20,
                "batch_size": 30}]
     result = curate.run(_config(tmp_path, stages), data=frame)
