@@ -137,7 +137,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=100_000)
     parser.add_argument("--minilm-sample", type=int, default=200)
     parser.add_argument("--agreement", choices=["sms", "ag_news"], default="sms")
-    parser.add_argument("--eps", type=float, default=SemanticDedup.Config().eps)
+    parser.add_argument("--eps", type=float, default=0.07, help="a fixed eps (the agreement table compares back-ends at fixed eps)")
     parser.add_argument("--cache-dir", type=Path, default=DATA / "cache",
                         help="persistent cache for the distilled model and the MiniLM vectors of ag_news")
     parser.add_argument("--threads", type=int, default=2)

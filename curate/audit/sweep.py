@@ -5,13 +5,15 @@ column) and its ledger rows for that rule (the value that broke it), so the rows
 decided have a value and the count the rule removes at any threshold follows. A similarity
 sweep (semantic or near-duplicate stages) reads a per-row similarity artefact when the stage
 cached one (semantic_dedup's ``semantic_neighbours.parquet``: every row's cosine to its nearest
-higher-priority row, so any eps is exact), and falls back to the ledger's scores, which only
+higher-priority row, so any eps is exact; the run's own threshold, also under ``eps: auto``, is
+the ``threshold`` in the stage's stats), and falls back to the ledger's scores, which only
 tell the counts at thresholds at or above the run's own. MinHash stages: see
 :func:`curate.audit.minhash_sweep`.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +107,14 @@ def _stage_index(rd: RunDir, stage: str) -> tuple[int, dict]:
                      hint="stages are: " + ", ".join(label for _, label, _ in stage_list(rd)))
 
 
+def _stage_stats(rd: RunDir, stage: str) -> dict:
+    """The stage's stats as report.json records them (empty when the run has no report)."""
+    if not rd.report.exists():
+        return {}
+    funnel = json.loads(rd.report.read_text()).get("funnel", [])
+    return next((row.get("stats") or {} for row in funnel if row.get("stage") == stage), {})
+
+
 def similarity_values(rd: RunDir, stage: str) -> tuple[np.ndarray, str]:
     """Per-row similarities of a dedup stage: its cached artefact when present, else its ledger scores."""
     index, _ = _stage_index(rd, stage)
@@ -139,6 +149,8 @@ def similarity_sweep(run_dir: str | Path, stage: str, thresholds: list[float] | 
     _, config = _stage_index(rd, stage)
     values, source = similarity_values(rd, stage)
     run = next((float(config[k]) for k in _RUN_THRESHOLD_KEYS if isinstance(config.get(k), (int, float))), None)
+    if run is None:  # the threshold the stage applied (SemDeDup's eps: auto is only known from its stats)
+        run = _stage_stats(rd, stage).get("threshold")
     if run is None and isinstance(config.get("eps"), (int, float)):
         run = 1.0 - float(config["eps"])
     grid = _grid(values, thresholds, points)

@@ -3,7 +3,9 @@
 Rows of one cluster arrive in keep-priority order (row 0 is kept first). A row is a
 duplicate when its cosine similarity to any earlier row is at least ``1 - eps``; since the
 nearest earlier row does not depend on ``eps``, one pass serves any threshold (audits can
-sweep it). Each duplicate is then attributed to the kept row its chain leads to.
+sweep it, and ``eps: auto`` can be derived from the similarities afterwards). A duplicate's
+parent is that nearest row (the one that caused its removal); :func:`keepers` follows the
+chain of parents to the kept row.
 """
 
 from __future__ import annotations
@@ -52,31 +54,40 @@ def nearest_earlier(vectors: np.ndarray, block_size: int = 1024) -> tuple[np.nda
     return neighbour, best
 
 
-def within_cluster_duplicates(vectors: np.ndarray, eps: float,
-                              block_size: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """SemDeDup inside one cluster: which rows are duplicates of an earlier row.
+def threshold_of(eps: float) -> np.float32:
+    """The cosine a duplicate must reach, ``1 - eps``, in the float32 the similarities are compared in."""
+    return np.float32(1.0 - eps)
 
-    Parameters
-    ----------
-    vectors : ndarray
-        float32 ``[m, d]``, L2-normalised, in keep-priority order.
-    eps : float
-        Rows with cosine similarity ``>= 1 - eps`` to an earlier row are duplicates.
-    block_size : int
-        Rows per similarity tile side.
+
+def duplicate_parents(nearest: np.ndarray, similarity: np.ndarray, eps: float) -> np.ndarray:
+    """Each row's duplicate parent: its nearest higher-priority row when their cosine is at least
+    ``1 - eps`` (inclusive), else -1."""
+    return np.where(similarity >= threshold_of(eps), nearest, -1)
+
+
+def auto_eps(similarity: np.ndarray, ratio: float, eps_max: float) -> tuple[float, str]:
+    """eps for this embedder and corpus: ``ratio`` times the median cosine distance of a row to its
+    nearest higher-priority neighbour, at most ``eps_max``.
+
+    Duplicates sit far closer to their neighbour than the bulk of rows sit to theirs, and how
+    close the bulk is depends on the embedder and the texts (mean-pooled vectors of long texts
+    crowd together), so the threshold is a fixed fraction of the corpus's own typical
+    nearest-neighbour distance. The median ignores the duplicates themselves as long as fewer
+    than half the rows are duplicates.
 
     Returns
     -------
-    parent : ndarray of int64
-        The most similar earlier row of each duplicate; -1 for rows that stay.
-    neighbour : ndarray of int64
-        The most similar earlier row of every row (-1 for row 0).
-    similarity : ndarray of float32
-        Cosine similarity to that neighbour (-inf for row 0).
+    (float, str)
+        eps (rounded to 4 decimals, at least 0.0001) and the reason, for the stage stats.
     """
-    neighbour, similarity = nearest_earlier(vectors, block_size)
-    parent = np.where(similarity >= np.float32(1.0 - eps), neighbour, -1)
-    return parent, neighbour, similarity
+    distance = 1.0 - similarity[np.isfinite(similarity)].astype(np.float64)
+    if len(distance) == 0:
+        return eps_max, f"auto: no row has a neighbour to compare with, eps_max {eps_max:g}"
+    median = float(np.median(distance))
+    eps = max(round(min(ratio * median, eps_max), 4), 0.0001)
+    capped = " (capped at eps_max)" if ratio * median > eps_max else ""
+    return eps, (f"auto: {ratio:g} x median nearest-neighbour cosine distance {median:.4f} "
+                 f"over {len(distance):,} rows = {eps:g}{capped}")
 
 
 def keepers(parent: np.ndarray) -> np.ndarray:

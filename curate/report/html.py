@@ -126,8 +126,15 @@ def samples_html(samples: list[dict[str, Any]], root: tuple | None = ("views", "
     return "".join(parts)
 
 
+def _matched(row: dict[str, Any], kept: str) -> str:
+    """" to <id>" when a removed row matched another removed row rather than the kept one."""
+    other = row.get("duplicate_of")
+    return f" to {escape(other)}" if other and other != kept else ""
+
+
 def clusters_section(clusters: list[dict[str, Any]], root: tuple | None = ("views", "clusters")) -> str:
-    """Each cluster's kept row beside the rows removed as its duplicates, with their similarity."""
+    """Each cluster's kept row beside the rows removed as its duplicates, with their similarity (to the
+    row each matched, named when that is not the kept row)."""
     if not clusters:
         return _note("No stage of this run recorded duplicates.")
     parts = []
@@ -135,7 +142,8 @@ def clusters_section(clusters: list[dict[str, Any]], root: tuple | None = ("view
         base = _at(root, i)
         removed = "".join(
             f'<div class="removed"><span class="id">{escape(r["id"])} · similarity '
-            f'{num(_at(base, "removed", j, "similarity"), r["similarity"])}</span>{_text(r["text"])}</div>'
+            f'{num(_at(base, "removed", j, "similarity"), r["similarity"])}{_matched(r, c["kept"]["id"])}</span>'
+            f'{_text(r["text"])}</div>'
             for j, r in enumerate(c["removed"]))
         parts.append(
             f'<div class="cluster" data-stage="{escape(c["stage"])}"><div><b>{escape(c["stage"])}</b>: '

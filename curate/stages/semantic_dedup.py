@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Literal
+from collections.abc import Callable
+from typing import Annotated, Literal
 
 import numpy as np
 import polars as pl
@@ -12,8 +13,9 @@ from pydantic import Field, model_validator
 
 from curate.embed import EmbedderConfig
 from curate.embed.arrays import cached_arrays
+from curate.embed.chunks import document_vectors
 from curate.embed.kmeans import assign_clusters, choose_k, fit_kmeans
-from curate.embed.semdedup import keepers, nearest_earlier
+from curate.embed.semdedup import auto_eps, duplicate_parents, keepers, nearest_earlier, threshold_of
 from curate.errors import require
 from curate.io.writers import write_parquet
 from curate.registry import register
@@ -28,7 +30,12 @@ class SemanticDedupConfig(StageConfig):
 
     type: Literal["semantic_dedup"] = "semantic_dedup"
     embed: EmbedderConfig = Field(default_factory=EmbedderConfig, description="Embedding back-end (static by default; `embedder: sentence-transformers` for MiniLM).")
-    eps: float = Field(0.07, gt=0, lt=1, description="Rows with cosine similarity >= 1 - eps to a kept row of their cluster are duplicates.")
+    eps: Annotated[float, Field(gt=0, lt=1)] | Literal["auto"] = Field(
+        "auto", description="Rows with cosine similarity >= 1 - eps to a higher-priority row of their cluster are duplicates. `auto` (default): eps = eps_ratio x the corpus's median nearest-neighbour cosine distance, at most eps_max, so it follows the embedder and the texts (long texts crowd together); the value used is in the stage stats.")
+    eps_ratio: float = Field(0.2, gt=0, lt=1, description="With eps: auto, eps is this fraction of the median nearest-neighbour cosine distance.")
+    eps_max: float = Field(0.07, gt=0, lt=1, description="With eps: auto, the largest eps it may choose.")
+    chunk_words: int | None = Field(128, gt=0, description="Texts longer than this many words are embedded in chunks of at most this many words and pooled (word-weighted mean), so no part of a long text is truncated away by the model; null embeds whole texts. Ignored for embedder: column.")
+    max_chunks: int = Field(64, gt=0, description="At most this many chunks per text (longer texts get longer chunks).")
     n_clusters: int | None = Field(None, gt=0, description="k for k-means; default ceil(rows / cluster_size).")
     cluster_size: int = Field(1000, gt=0, description="Target rows per cluster when n_clusters is not set.")
     niter: int = Field(20, gt=0, description="k-means iterations.")
@@ -74,10 +81,18 @@ def _digest(*parts: object) -> str:
 class SemanticDedup(Stage):
     """SemDeDup: k-means on embeddings, then blockwise pairwise cosine within each cluster.
 
-    Ledger rows: ``reason`` semantic_duplicate, ``duplicate_of`` the kept row the duplicate
-    chain ends at, ``cluster_id`` its k-means cluster, ``score`` the cosine similarity to
-    ``duplicate_of``. The artefact ``semantic_neighbours.parquet`` holds every row's nearest
-    higher-priority neighbour and cosine, so any eps can be audited without recomputing.
+    Texts longer than ``chunk_words`` are embedded chunk by chunk and pooled, so the model's
+    token limit never hides the end of a document. With ``eps: auto`` the threshold is derived
+    from the corpus's nearest-neighbour distances (:func:`curate.embed.semdedup.auto_eps`);
+    the stats give the eps used (``eps``, ``threshold`` = the float32 cosine compared against)
+    and why (``eps_reason``).
+
+    Ledger rows: ``reason`` semantic_duplicate, ``duplicate_of`` the row whose cosine similarity
+    caused the removal (the row's nearest higher-priority neighbour, itself possibly removed),
+    ``score`` that cosine (always ``>= threshold``), ``cluster_id`` the k-means cluster, and
+    ``detail`` the eps and the kept row the chain of duplicates ends at. The artefact
+    ``semantic_neighbours.parquet`` holds every row's nearest higher-priority neighbour and
+    cosine, so any eps can be audited without recomputing.
 
     The k-means assignments and every row's nearest higher-priority neighbour are cached in
     ``ctx.cache_dir/semantic/`` as checksummed files named by a digest of the vectors and of
@@ -88,7 +103,7 @@ class SemanticDedup(Stage):
     kind = "global"
     Config = SemanticDedupConfig
 
-    def _priority(self, df: pl.DataFrame, cluster: np.ndarray, centroid_sim: np.ndarray) -> np.ndarray:
+    def priority(self, df: pl.DataFrame, cluster: np.ndarray, centroid_sim: np.ndarray) -> np.ndarray:
         """Row indices sorted by cluster, then keep priority (the row to keep first)."""
         cfg = self.config
         work = df.select(TEXT, *([cfg.keep_column] if cfg.keep_column in df.columns else [])).with_columns(
@@ -99,16 +114,34 @@ class SemanticDedup(Stage):
             order = keeper_order(cfg.keep, cfg.keep_column, "_pos", work.height)
         return work.sort([pl.col("_cluster"), *order]).get_column("_pos").to_numpy()
 
+    def vectors(self, df: pl.DataFrame, embed: Callable[[pl.DataFrame], np.ndarray]) -> tuple[np.ndarray, dict]:
+        """One vector per row, long texts pooled over their chunks; ``embed`` embeds a frame of texts
+        (the run context's cached embeddings, or the Ray actor pool's)."""
+        cfg = self.config
+        if cfg.embed.embedder == "column" or cfg.chunk_words is None:
+            return embed(df), {"chunked_rows": 0}
+        return document_vectors(df[TEXT], embed, cfg.chunk_words, cfg.max_chunks)
+
+    def eps_used(self, similarity: np.ndarray) -> tuple[float, dict]:
+        """The eps this run applies (the config's, or derived from the similarities) and its stats."""
+        cfg = self.config
+        if cfg.eps == "auto":
+            eps, reason = auto_eps(similarity, cfg.eps_ratio, cfg.eps_max)
+        else:
+            eps, reason = float(cfg.eps), "set in the config"
+        return eps, {"eps": eps, "threshold": float(threshold_of(eps)), "eps_mode": "auto" if cfg.eps == "auto" else "fixed",
+                     "eps_reason": reason}
+
     def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
-        """Drop semantic duplicates; the ledger names the kept row, the cluster and the cosine."""
+        """Drop semantic duplicates; the ledger names the neighbour that caused each removal and their cosine."""
         cfg = self.config
         n = df.height
         if n < 2:
             ctx.progress(n, n)
             return StageResult(kept=df, removed=make_ledger([], self.label, "semantic_duplicate"),
-                               stats={"clusters": n, "duplicate_groups": 0})
+                               stats={"clusters": n, "duplicate_groups": 0, **self.eps_used(np.zeros(0))[1]})
         started = time.perf_counter()
-        vectors = ctx.embeddings(df, cfg.embed)
+        vectors, chunk_stats = self.vectors(df, lambda frame: ctx.embeddings(frame, cfg.embed))
         embedded = time.perf_counter()
         k = choose_k(n, cfg.cluster_size) if cfg.n_clusters is None else min(cfg.n_clusters, n)
         faiss = require("faiss", "embed", "faiss-cpu")
@@ -119,42 +152,44 @@ class SemanticDedup(Stage):
         cluster, centroid_sim = clusters["cluster"], clusters["centroid_similarity"]
         clustered = time.perf_counter()
 
-        order = self._priority(df, cluster, centroid_sim)
+        order = self.priority(df, cluster, centroid_sim)
         segments = cluster_segments(cluster, order)
         key = _digest(inputs, order, cfg.block_size)
         neighbours, pairs_hit = cached_arrays(
             ctx.cache_dir / "semantic" / f"neighbours-{key}.arrays",
             lambda: self._neighbours(vectors, segments, ctx))
-        nearest, similarity = neighbours["nearest"], neighbours["similarity"]
-        parent = np.where(similarity >= np.float32(1.0 - cfg.eps), nearest, -1)
         if pairs_hit:
             ctx.progress(n, n)
         finished = time.perf_counter()
 
-        return self.result(df, ctx, vectors, cluster, centroid_sim, nearest, similarity, parent, {
+        return self.result(df, ctx, cluster, centroid_sim, neighbours["nearest"], neighbours["similarity"], {
             "clusters": int(k), "largest_cluster": int(max(len(s) for s in segments)), "dims": int(vectors.shape[1]),
-            "embed_seconds": round(embedded - started, 4), "kmeans_seconds": round(clustered - embedded, 4),
-            "within_cluster_seconds": round(finished - clustered, 4),
+            **chunk_stats, "embed_seconds": round(embedded - started, 4),
+            "kmeans_seconds": round(clustered - embedded, 4), "within_cluster_seconds": round(finished - clustered, 4),
             "kmeans_cached": kmeans_hit, "within_cluster_cached": pairs_hit})
 
-    def result(self, df: pl.DataFrame, ctx: RunContext, vectors: np.ndarray, cluster: np.ndarray,
-               centroid_sim: np.ndarray, nearest: np.ndarray, similarity: np.ndarray, parent: np.ndarray,
-               stats: dict) -> StageResult:
-        """Kept rows, ledger and the neighbours artefact from each row's duplicate parent (-1: none).
+    def result(self, df: pl.DataFrame, ctx: RunContext, cluster: np.ndarray, centroid_sim: np.ndarray,
+               nearest: np.ndarray, similarity: np.ndarray, stats: dict) -> StageResult:
+        """Kept rows, ledger and the neighbours artefact from each row's nearest higher-priority row
+        (-1: none) and their cosine; eps is chosen (or taken from the config) and applied here.
 
-        Shared by this stage and the Ray engine, which finds the parents with a group-by.
+        Shared by this stage and the Ray engine, which finds the nearest rows with a group-by.
         """
+        eps, eps_stats = self.eps_used(similarity)
+        parent = duplicate_parents(nearest, similarity, eps)
         removed = np.flatnonzero(parent >= 0)
-        keeper = keepers(parent)[removed]
-        score = np.einsum("ij,ij->i", vectors[removed], vectors[keeper]).astype(np.float64)
-        ids = df[ID]
-        ledger = make_ledger(ids.gather(removed), self.label, "semantic_duplicate", pl.Series(score),
-                             duplicate_of=ids.gather(keeper), cluster_id=pl.Series(cluster[removed]))
+        ids = df[ID].cast(pl.String)
+        kept_row = ids.gather(keepers(parent)[removed])
+        detail = pl.concat_str(pl.lit(f"cosine >= {eps_stats['threshold']:.4f} (eps {eps:g}, {eps_stats['eps_mode']}); "
+                                      "kept row "), kept_row)
+        ledger = make_ledger(ids.gather(removed), self.label, "semantic_duplicate",
+                             pl.Series(similarity[removed].astype(np.float64)), duplicate_of=ids.gather(parent[removed]),
+                             cluster_id=pl.Series(cluster[removed]), detail=pl.select(detail).to_series())
         self._save_neighbours(ctx, ids, cluster, centroid_sim, nearest, similarity)
         mask = np.zeros(len(df), dtype=bool)
         mask[removed] = True
         return StageResult(kept=df.filter(pl.Series(~mask)), removed=ledger,
-                           stats={**stats, "duplicate_groups": int(np.unique(keeper).size)})
+                           stats={**stats, **eps_stats, "duplicate_groups": int(kept_row.n_unique())})
 
     def _cluster(self, vectors: np.ndarray, k: int, seed: int) -> dict[str, np.ndarray]:
         """k-means fit and the nearest centroid of every row (and its cosine)."""
