@@ -11,6 +11,7 @@ chain of parents to the kept row.
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 
 
 def nearest_earlier(vectors: np.ndarray, block_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
@@ -54,40 +55,69 @@ def nearest_earlier(vectors: np.ndarray, block_size: int = 1024) -> tuple[np.nda
     return neighbour, best
 
 
-def threshold_of(eps: float) -> np.float32:
-    """The cosine a duplicate must reach, ``1 - eps``, in the float32 the similarities are compared in."""
-    return np.float32(1.0 - eps)
+def threshold_of(eps: float | np.ndarray) -> np.ndarray:
+    """The cosine a duplicate must reach, ``1 - eps`` (computed in float64), in the float32 the
+    similarities are compared in."""
+    return (1.0 - np.asarray(eps, dtype=np.float64)).astype(np.float32)
 
 
-def duplicate_parents(nearest: np.ndarray, similarity: np.ndarray, eps: float) -> np.ndarray:
+def duplicate_parents(nearest: np.ndarray, similarity: np.ndarray, eps: float | np.ndarray) -> np.ndarray:
     """Each row's duplicate parent: its nearest higher-priority row when their cosine is at least
-    ``1 - eps`` (inclusive), else -1."""
+    ``1 - eps`` (inclusive; ``eps`` one value or one per row), else -1."""
     return np.where(similarity >= threshold_of(eps), nearest, -1)
 
 
-def auto_eps(similarity: np.ndarray, ratio: float, eps_max: float) -> tuple[float, str]:
-    """eps for this embedder and corpus: ``ratio`` times the median cosine distance of a row to its
-    nearest higher-priority neighbour, at most ``eps_max``.
+def auto_eps(similarity: np.ndarray, words: np.ndarray, ratio: float, eps_max: float,
+             window: int = 100) -> tuple[np.ndarray, list[dict]]:
+    """eps for this embedder and corpus, per row: ``ratio`` times the median cosine distance to
+    their nearest higher-priority neighbour of the ``window`` rows closest to it in length, at
+    most ``eps_max``.
 
     Duplicates sit far closer to their neighbour than the bulk of rows sit to theirs, and how
-    close the bulk is depends on the embedder and the texts (mean-pooled vectors of long texts
-    crowd together), so the threshold is a fixed fraction of the corpus's own typical
-    nearest-neighbour distance. The median ignores the duplicates themselves as long as fewer
-    than half the rows are duplicates.
+    close the bulk is depends on the embedder and on the texts: mean-pooled vectors of long
+    texts crowd together, so a long text's nearest neighbour is much closer than a tweet's.
+    Each row's eps is therefore a fixed fraction of the typical nearest-neighbour distance of
+    texts of about its length (a rolling median over the rows sorted by word count). The median
+    ignores the duplicates themselves as long as fewer than half of those rows are duplicates.
+
+    Parameters
+    ----------
+    similarity : ndarray of float32
+        Each row's cosine to its nearest higher-priority row (-inf for rows without one).
+    words : ndarray of int
+        Each row's length in words.
+    ratio, eps_max : float
+        eps = min(ratio x median distance, eps_max).
+    window : int
+        Rows (with a neighbour) per rolling median.
 
     Returns
     -------
-    (float, str)
-        eps (rounded to 4 decimals, at least 0.0001) and the reason, for the stage stats.
+    eps : ndarray of float64
+        Per row, rounded to 4 decimals, at least 0.0001 (rows without a neighbour get the value
+        of the nearest row in length that has one).
+    by_length : list of dict
+        Per power-of-two word-count band present (1, 2-3, 4-7, ...): ``words``, ``rows`` and the
+        smallest and largest eps applied (``eps_min``, ``eps_max``), for the stage stats.
     """
-    distance = 1.0 - similarity[np.isfinite(similarity)].astype(np.float64)
-    if len(distance) == 0:
-        return eps_max, f"auto: no row has a neighbour to compare with, eps_max {eps_max:g}"
-    median = float(np.median(distance))
-    eps = max(round(min(ratio * median, eps_max), 4), 0.0001)
-    capped = " (capped at eps_max)" if ratio * median > eps_max else ""
-    return eps, (f"auto: {ratio:g} x median nearest-neighbour cosine distance {median:.4f} "
-                 f"over {len(distance):,} rows = {eps:g}{capped}")
+    n = len(similarity)
+    counted = np.isfinite(similarity)
+    if not counted.any():
+        eps = np.full(n, eps_max)
+    else:
+        order = np.lexsort((np.arange(n), words))  # by length, ties by position
+        distance = pl.Series(np.where(counted, 1.0 - similarity.astype(np.float64), np.nan)[order]).fill_nan(None)
+        median = distance.rolling_median(window_size=min(window, int(counted.sum())), center=True, min_samples=1)
+        median = median.set(distance.is_null(), None).fill_null(strategy="forward").fill_null(strategy="backward")
+        eps = np.empty(n)
+        eps[order] = np.maximum(np.round(np.minimum(ratio * median.to_numpy(), eps_max), 4), 0.0001)
+    band = np.floor(np.log2(np.maximum(words, 1))).astype(np.int64)
+    by_length = []
+    for b in np.unique(band):
+        members = band == b
+        by_length.append({"words": f"{0 if b == 0 else 2 ** b}-{2 ** (b + 1) - 1}", "rows": int(members.sum()),
+                          "eps_min": float(eps[members].min()), "eps_max": float(eps[members].max())})
+    return eps, by_length
 
 
 def keepers(parent: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 
 from curate.embed import EmbedderConfig
 from curate.embed.arrays import cached_arrays
-from curate.embed.chunks import document_vectors
+from curate.embed.chunks import WORD, document_vectors
 from curate.embed.kmeans import assign_clusters, choose_k, fit_kmeans
 from curate.embed.semdedup import auto_eps, duplicate_parents, keepers, nearest_earlier, threshold_of
 from curate.errors import require
@@ -122,15 +122,24 @@ class SemanticDedup(Stage):
             return embed(df), {"chunked_rows": 0}
         return document_vectors(df[TEXT], embed, cfg.chunk_words, cfg.max_chunks)
 
-    def eps_used(self, similarity: np.ndarray) -> tuple[float, dict]:
-        """The eps this run applies (the config's, or derived from the similarities) and its stats."""
+    def eps_used(self, df: pl.DataFrame, similarity: np.ndarray) -> tuple[np.ndarray, dict]:
+        """The eps applied to each row (the config's, or derived from the similarities per text
+        length) and the stats that say which and why."""
         cfg = self.config
-        if cfg.eps == "auto":
-            eps, reason = auto_eps(similarity, cfg.eps_ratio, cfg.eps_max)
-        else:
-            eps, reason = float(cfg.eps), "set in the config"
-        return eps, {"eps": eps, "threshold": float(threshold_of(eps)), "eps_mode": "auto" if cfg.eps == "auto" else "fixed",
-                     "eps_reason": reason}
+        if cfg.eps != "auto":
+            eps = float(cfg.eps)
+            return np.full(df.height, eps), {"eps": eps, "threshold": float(threshold_of(eps)), "eps_mode": "fixed",
+                                             "eps_reason": "set in the config"}
+        words = df[TEXT].cast(pl.String).fill_null("").str.count_matches(WORD).to_numpy()
+        eps, by_length = auto_eps(similarity, words, cfg.eps_ratio, cfg.eps_max)
+        reason = (f"auto: {cfg.eps_ratio:g} x the median nearest-neighbour cosine distance of the texts closest in "
+                  f"length, at most {cfg.eps_max:g}; by length: " + ", ".join(
+                      f"{b['words']} words {b['eps_min']:g}" + (f"-{b['eps_max']:g}" if b["eps_max"] > b["eps_min"] else "")
+                      for b in by_length))
+        stats = {"eps": float(np.median(eps)) if len(eps) else cfg.eps_max, "eps_mode": "auto", "eps_reason": reason, "eps_by_length": by_length}
+        if len(eps) and eps.min() == eps.max():
+            stats["threshold"] = float(threshold_of(eps[0]))
+        return eps, stats
 
     def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
         """Drop semantic duplicates; the ledger names the neighbour that caused each removal and their cosine."""
@@ -139,7 +148,8 @@ class SemanticDedup(Stage):
         if n < 2:
             ctx.progress(n, n)
             return StageResult(kept=df, removed=make_ledger([], self.label, "semantic_duplicate"),
-                               stats={"clusters": n, "duplicate_groups": 0, **self.eps_used(np.zeros(0))[1]})
+                               stats={"clusters": n, "duplicate_groups": 0,
+                                      **self.eps_used(df, np.full(n, -np.inf, dtype=np.float32))[1]})
         started = time.perf_counter()
         vectors, chunk_stats = self.vectors(df, lambda frame: ctx.embeddings(frame, cfg.embed))
         embedded = time.perf_counter()
@@ -175,17 +185,18 @@ class SemanticDedup(Stage):
 
         Shared by this stage and the Ray engine, which finds the nearest rows with a group-by.
         """
-        eps, eps_stats = self.eps_used(similarity)
+        eps, eps_stats = self.eps_used(df, similarity)
         parent = duplicate_parents(nearest, similarity, eps)
         removed = np.flatnonzero(parent >= 0)
         ids = df[ID].cast(pl.String)
         kept_row = ids.gather(keepers(parent)[removed])
-        detail = pl.concat_str(pl.lit(f"cosine >= {eps_stats['threshold']:.4f} (eps {eps:g}, {eps_stats['eps_mode']}); "
-                                      "kept row "), kept_row)
+        detail = pl.concat_str(pl.lit("cosine >= "), pl.Series(threshold_of(eps[removed])).round(4).cast(pl.String),
+                               pl.lit(" (eps "), pl.Series(eps[removed]).cast(pl.String),
+                               pl.lit(f", {eps_stats['eps_mode']}); kept row "), kept_row)
         ledger = make_ledger(ids.gather(removed), self.label, "semantic_duplicate",
                              pl.Series(similarity[removed].astype(np.float64)), duplicate_of=ids.gather(parent[removed]),
                              cluster_id=pl.Series(cluster[removed]), detail=pl.select(detail).to_series())
-        self._save_neighbours(ctx, ids, cluster, centroid_sim, nearest, similarity)
+        self._save_neighbours(ctx, ids, cluster, centroid_sim, nearest, similarity, eps)
         mask = np.zeros(len(df), dtype=bool)
         mask[removed] = True
         return StageResult(kept=df.filter(pl.Series(~mask)), removed=ledger,
@@ -212,16 +223,16 @@ class SemanticDedup(Stage):
         return {"nearest": nearest, "similarity": similarity}
 
     def _save_neighbours(self, ctx: RunContext, ids: pl.Series, cluster: np.ndarray, centroid_sim: np.ndarray,
-                         nearest: np.ndarray, similarity: np.ndarray) -> None:
-        """Per row: cluster, similarity to its centroid, and its nearest higher-priority row with
-        their cosine, so an audit can sweep eps without recomputing."""
+                         nearest: np.ndarray, similarity: np.ndarray, eps: np.ndarray) -> None:
+        """Per row: cluster, similarity to its centroid, its nearest higher-priority row with their
+        cosine, and the eps applied to it, so an audit can sweep eps without recomputing."""
         path = ctx.artifact_path("semantic_neighbours.parquet")
         if path is None:
             return
         has = nearest >= 0
         table = pl.DataFrame({ID: ids, "cluster_id": cluster, "centroid_similarity": centroid_sim,
                               "nearest_id": ids.gather(np.maximum(nearest, 0)),
-                              "nearest_similarity": np.where(has, similarity, 0.0), "_has": has})
+                              "nearest_similarity": np.where(has, similarity, 0.0), "eps": eps, "_has": has})
         table = table.with_columns(nearest_id=pl.when("_has").then("nearest_id"),
                                    nearest_similarity=pl.when("_has").then("nearest_similarity")).drop("_has")
         write_parquet(table, path)
