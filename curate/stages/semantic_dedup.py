@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Literal
 
 import numpy as np
 import polars as pl
 import xxhash
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from curate.embed import EmbedderConfig
 from curate.embed.arrays import cached_arrays
@@ -30,9 +30,9 @@ class SemanticDedupConfig(StageConfig):
 
     type: Literal["semantic_dedup"] = "semantic_dedup"
     embed: EmbedderConfig = Field(default_factory=EmbedderConfig, description="Embedding back-end (static by default; `embedder: sentence-transformers` for MiniLM).")
-    eps: Annotated[float, Field(gt=0, lt=1)] | Literal["auto"] = Field(
-        "auto", description="Rows with cosine similarity >= 1 - eps to a higher-priority row of their cluster are duplicates. `auto` (default): eps = eps_ratio x the corpus's median nearest-neighbour cosine distance, at most eps_max, so it follows the embedder and the texts (long texts crowd together); the value used is in the stage stats.")
-    eps_ratio: float = Field(0.2, gt=0, lt=1, description="With eps: auto, eps is this fraction of the median nearest-neighbour cosine distance.")
+    eps: float | Literal["auto"] = Field(
+        "auto", description="Rows with cosine similarity >= 1 - eps to a higher-priority row of their cluster are duplicates (0 < eps < 1). `auto` (default): each row's eps is eps_ratio x the median nearest-neighbour cosine distance of the 100 texts closest to it in length, at most eps_max, so it follows the embedder and the corpus (long texts crowd together); the stage stats say what was used (eps_by_length, eps_reason).")
+    eps_ratio: float = Field(0.2, gt=0, lt=1, description="With eps: auto, eps is this fraction of the median nearest-neighbour cosine distance: a duplicate sits at least 1 / eps_ratio times closer to its neighbour than a typical row of its length.")
     eps_max: float = Field(0.07, gt=0, lt=1, description="With eps: auto, the largest eps it may choose.")
     chunk_words: int | None = Field(128, gt=0, description="Texts longer than this many words are embedded in chunks of at most this many words and pooled (word-weighted mean), so no part of a long text is truncated away by the model; null embeds whole texts. Ignored for embedder: column.")
     max_chunks: int = Field(64, gt=0, description="At most this many chunks per text (longer texts get longer chunks).")
@@ -45,6 +45,13 @@ class SemanticDedupConfig(StageConfig):
         "semdedup", description="Which row of a duplicate group stays: `semdedup` (the one least similar to its cluster centroid, as in the paper), the first, the longest text, or the max of `keep_column`.")
     keep_column: str | None = Field(None, description="Column whose maximum picks the kept row when keep is `max`.")
     threads: int | None = Field(None, gt=0, description="faiss OpenMP threads; default faiss's own.")
+
+    @field_validator("eps")
+    @classmethod
+    def _eps_in_range(cls, eps: float | str) -> float | str:
+        if eps != "auto" and not 0 < eps < 1:
+            raise ValueError("eps must be between 0 and 1 (exclusive), or auto")
+        return eps
 
     @model_validator(mode="after")
     def _column_for_max(self) -> SemanticDedupConfig:
