@@ -33,7 +33,7 @@ class SemanticDedupConfig(StageConfig):
     eps: float | Literal["auto"] = Field(
         "auto", description="Rows with cosine similarity >= 1 - eps to a higher-priority row of their cluster are duplicates (0 < eps < 1). `auto` (default): each row's eps is eps_ratio x the median nearest-neighbour cosine distance of the 100 texts closest to it in length, at most eps_max, so it follows the embedder and the corpus (long texts crowd together); the stage stats say what was used (eps_by_length, eps_reason).")
     eps_ratio: float = Field(0.2, gt=0, lt=1, description="With eps: auto, eps is this fraction of the median nearest-neighbour cosine distance: a duplicate sits at least 1 / eps_ratio times closer to its neighbour than a typical row of its length.")
-    eps_max: float = Field(0.07, gt=0, lt=1, description="With eps: auto, the largest eps it may choose.")
+    eps_max: float = Field(0.1, gt=0, lt=1, description="With eps: auto, the largest eps it may choose (MiniLM on short texts reaches it; the static back-end stays below).")
     chunk_words: int | None = Field(128, gt=0, description="Texts longer than this many words are embedded in chunks of at most this many words and pooled (word-weighted mean), so no part of a long text is truncated away by the model; null embeds whole texts. Ignored for embedder: column.")
     max_chunks: int = Field(64, gt=0, description="At most this many chunks per text (longer texts get longer chunks).")
     n_clusters: int | None = Field(None, gt=0, description="k for k-means; default ceil(rows / cluster_size).")
