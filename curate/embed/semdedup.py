@@ -67,8 +67,11 @@ def duplicate_parents(nearest: np.ndarray, similarity: np.ndarray, eps: float | 
     return np.where(similarity >= threshold_of(eps), nearest, -1)
 
 
+AUTO_MIN_ROWS = 20  # eps: auto needs at least this many rows with a neighbour to measure the bulk
+
+
 def auto_eps(similarity: np.ndarray, words: np.ndarray, ratio: float, eps_max: float,
-             window: int = 100) -> tuple[np.ndarray, list[dict]]:
+             window: int = 100, min_rows: int = AUTO_MIN_ROWS) -> tuple[np.ndarray, list[dict]]:
     """eps for this embedder and corpus, per row: ``ratio`` times the median cosine distance to
     their nearest higher-priority neighbour of the ``window`` rows closest to it in length, at
     most ``eps_max``.
@@ -90,6 +93,9 @@ def auto_eps(similarity: np.ndarray, words: np.ndarray, ratio: float, eps_max: f
         eps = min(ratio x median distance, eps_max).
     window : int
         Rows (with a neighbour) per rolling median.
+    min_rows : int
+        With fewer rows that have a neighbour, there is no bulk to measure (two near-copies
+        would set their own threshold): every row gets ``eps_max``.
 
     Returns
     -------
@@ -102,7 +108,7 @@ def auto_eps(similarity: np.ndarray, words: np.ndarray, ratio: float, eps_max: f
     """
     n = len(similarity)
     counted = np.isfinite(similarity)
-    if not counted.any():
+    if counted.sum() < min_rows:
         eps = np.full(n, eps_max)
     else:
         order = np.lexsort((np.arange(n), words))  # by length, ties by position

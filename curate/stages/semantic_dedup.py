@@ -15,7 +15,7 @@ from curate.embed import EmbedderConfig
 from curate.embed.arrays import cached_arrays
 from curate.embed.chunks import WORD, document_vectors
 from curate.embed.kmeans import assign_clusters, choose_k, fit_kmeans
-from curate.embed.semdedup import auto_eps, duplicate_parents, keepers, nearest_earlier, threshold_of
+from curate.embed.semdedup import AUTO_MIN_ROWS, auto_eps, duplicate_parents, keepers, nearest_earlier, threshold_of
 from curate.errors import require
 from curate.io.writers import write_parquet
 from curate.registry import register
@@ -33,7 +33,7 @@ class SemanticDedupConfig(StageConfig):
     eps: float | Literal["auto"] = Field(
         "auto", description="Rows with cosine similarity >= 1 - eps to a higher-priority row of their cluster are duplicates (0 < eps < 1). `auto` (default): each row's eps is eps_ratio x the median nearest-neighbour cosine distance of the 100 texts closest to it in length, at most eps_max, so it follows the embedder and the corpus (long texts crowd together); the stage stats say what was used (eps_by_length, eps_reason).")
     eps_ratio: float = Field(0.2, gt=0, lt=1, description="With eps: auto, eps is this fraction of the median nearest-neighbour cosine distance: a duplicate sits at least 1 / eps_ratio times closer to its neighbour than a typical row of its length.")
-    eps_max: float = Field(0.1, gt=0, lt=1, description="With eps: auto, the largest eps it may choose (MiniLM on short texts reaches it; the static back-end stays below).")
+    eps_max: float = Field(0.1, gt=0, lt=1, description="With eps: auto, the largest eps it may choose (MiniLM on short texts reaches it; the static back-end stays below), and the eps of a corpus with fewer than 20 rows to measure.")
     chunk_words: int | None = Field(128, gt=0, description="Texts longer than this many words are embedded in chunks of at most this many words and pooled (word-weighted mean), so no part of a long text is truncated away by the model; null embeds whole texts. Ignored for embedder: column.")
     max_chunks: int = Field(64, gt=0, description="At most this many chunks per text (longer texts get longer chunks).")
     n_clusters: int | None = Field(None, gt=0, description="k for k-means; default ceil(rows / cluster_size).")
@@ -139,10 +139,15 @@ class SemanticDedup(Stage):
                                              "eps_reason": "set in the config"}
         words = df[TEXT].cast(pl.String).fill_null("").str.count_matches(WORD).to_numpy()
         eps, by_length = auto_eps(similarity, words, cfg.eps_ratio, cfg.eps_max)
-        reason = (f"auto: {cfg.eps_ratio:g} x the median nearest-neighbour cosine distance of the texts closest in "
-                  f"length, at most {cfg.eps_max:g}; by length: " + ", ".join(
-                      f"{b['words']} words {b['eps_min']:g}" + (f"-{b['eps_max']:g}" if b["eps_max"] > b["eps_min"] else "")
-                      for b in by_length))
+        measured = int(np.isfinite(similarity).sum())
+        if measured < AUTO_MIN_ROWS:
+            reason = (f"auto: only {measured} rows have a neighbour to measure (fewer than {AUTO_MIN_ROWS}), "
+                      f"so eps_max {cfg.eps_max:g}")
+        else:
+            reason = (f"auto: {cfg.eps_ratio:g} x the median nearest-neighbour cosine distance of the texts closest in "
+                      f"length, at most {cfg.eps_max:g}; by length: " + ", ".join(
+                          f"{b['words']} words {b['eps_min']:g}" + (f"-{b['eps_max']:g}" if b["eps_max"] > b["eps_min"] else "")
+                          for b in by_length))
         stats = {"eps": float(np.median(eps)) if len(eps) else cfg.eps_max, "eps_mode": "auto", "eps_reason": reason, "eps_by_length": by_length}
         if len(eps) and eps.min() == eps.max():
             stats["threshold"] = float(threshold_of(eps[0]))

@@ -209,3 +209,15 @@ def test_report_and_audit_clusters_follow_the_chain_to_the_kept_row(tmp_path):
     assert views[0]["kept"]["id"] == "a"
     assert {r["id"]: r["duplicate_of"] for r in views[0]["removed"]} == {"b": "a", "c": "b"}
     assert "to b" in (run.run_dir / "report.html").read_text()
+
+
+def test_a_tiny_corpus_gets_eps_max_not_a_threshold_set_by_its_own_copies(tmp_path):
+    """Two near-copies among five rows: their own distance would be the 'typical' one, so eps: auto
+    falls back to eps_max and removes the copy."""
+    vectors = np.eye(5, 8)
+    vectors[1] = vectors[0] + 0.1 * np.eye(1, 8, 7)[0]  # cosine 0.995 to row 0
+    df = pl.DataFrame({"id": list("abcde"), "text": ["a b c"] * 5, "vec": vectors.tolist()})
+    result = SemanticDedup(SemanticDedup.Config(embed={"embedder": "column", "column": "vec"})).apply(
+        df, RunContext(cache_dir=tmp_path))
+    assert result.removed["id"].to_list() in (["a"], ["b"])
+    assert result.stats["eps"] == 0.1 and "fewer than 20" in result.stats["eps_reason"]
