@@ -92,7 +92,7 @@ def auto_eps(similarity: np.ndarray, words: np.ndarray, ratio: float, eps_max: f
     ratio, eps_max : float
         eps = min(ratio x median distance, eps_max).
     window : int
-        Rows (with a neighbour) per rolling median.
+        Rows per rolling median (those without a neighbour do not count).
     min_rows : int
         With fewer rows that have a neighbour, there is no bulk to measure (two near-copies
         would set their own threshold): every row gets ``eps_max``.
@@ -100,8 +100,8 @@ def auto_eps(similarity: np.ndarray, words: np.ndarray, ratio: float, eps_max: f
     Returns
     -------
     eps : ndarray of float64
-        Per row, rounded to 4 decimals, at least 0.0001 (rows without a neighbour get the value
-        of the nearest row in length that has one).
+        Per row, rounded to 4 decimals, at least 0.0001 (rows without a neighbour, never
+        removed, get their window's value too).
     by_length : list of dict
         Per power-of-two word-count band present (1, 2-3, 4-7, ...): ``words``, ``rows`` and the
         smallest and largest eps applied (``eps_min``, ``eps_max``), for the stage stats.
@@ -113,8 +113,8 @@ def auto_eps(similarity: np.ndarray, words: np.ndarray, ratio: float, eps_max: f
     else:
         order = np.lexsort((np.arange(n), words))  # by length, ties by position
         distance = pl.Series(np.where(counted, 1.0 - similarity.astype(np.float64), np.nan)[order]).fill_nan(None)
-        median = distance.rolling_median(window_size=min(window, int(counted.sum())), center=True, min_samples=1)
-        median = median.set(distance.is_null(), None).fill_null(strategy="forward").fill_null(strategy="backward")
+        median = (distance.rolling_median(window_size=min(window, int(counted.sum())), center=True, min_samples=1)
+                  .fill_null(strategy="forward").fill_null(strategy="backward"))  # windows with no measured row
         eps = np.empty(n)
         eps[order] = np.maximum(np.round(np.minimum(ratio * median.to_numpy(), eps_max), 4), 0.0001)
     band = np.floor(np.log2(np.maximum(words, 1))).astype(np.int64)
