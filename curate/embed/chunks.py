@@ -71,8 +71,9 @@ def document_vectors(texts: pl.Series, embed: Callable[[pl.DataFrame], np.ndarra
     starts = np.flatnonzero(np.diff(rows, prepend=-1))
     counts = np.diff(np.append(starts, len(rows)))
     pooled = np.array(vectors[starts], dtype=np.float32)  # one-chunk texts keep their own vector, bit for bit
-    weights = chunks[WORDS].to_numpy().astype(np.float32)[:, None]
     split = counts > 1
-    sums = np.add.reduceat(vectors * weights, starts, axis=0)[split]
+    members = np.repeat(split, counts)  # the chunks of split texts
+    weights = chunks[WORDS].to_numpy()[members].astype(np.float32)[:, None]
+    sums = np.add.reduceat(vectors[members] * weights, np.flatnonzero(np.diff(rows[members], prepend=-1)), axis=0)
     pooled[split] = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
     return pooled, {"chunked_rows": int(split.sum()), "chunks": int(counts[split].sum())}
