@@ -11,6 +11,7 @@ import curate
 from benchmarks import labelled_corpora
 from benchmarks.planted import EDITS, distinct_texts
 from curate import audit
+from curate.embed import embed_frame
 from curate.embed.chunks import chunk_texts, document_vectors
 from curate.embed.semdedup import auto_eps, threshold_of
 from curate.stages.base import RunContext
@@ -66,6 +67,14 @@ def test_distinct_long_documents_on_one_topic_stay_and_their_copies_go(static_ca
     assert result.stats["chunked_rows"] >= 300 and result.stats["eps_mode"] == "auto"
     planted_sms = pairs.filter(pl.col("source").str.starts_with("s") & pl.col("planted"))
     assert planted_sms["source"].n_unique() >= 20  # short texts: most edited copies found too
+    # each score is the cosine of the two rows' (chunk-pooled) vectors, at or above the threshold
+    stage = SemanticDedup(SemanticDedup.Config())
+    vectors, _ = stage.vectors(corpus, lambda frame: embed_frame(frame, stage.config.embed, cache_dir=static_cache))
+    row = {i: k for k, i in enumerate(corpus["id"])}
+    ledger = result.removed
+    cosine = [float(vectors[row[a]] @ vectors[row[b]]) for a, b in zip(ledger["id"], ledger["duplicate_of"], strict=True)]
+    np.testing.assert_allclose(ledger["score"].to_numpy(), cosine, atol=1e-5)
+    assert (ledger["score"] >= ledger["detail"].str.extract(r"cosine >= ([0-9.]+)").cast(pl.Float64) - 1e-4).all()
 
     # the corpus does tell: with one fixed eps and truncated long texts, distinct digests go
     before = SemanticDedup(SemanticDedup.Config(**BEFORE)).apply(corpus, RunContext(cache_dir=static_cache))
