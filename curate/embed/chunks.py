@@ -23,15 +23,16 @@ ROW = "row"
 WORDS = "words"
 
 
-def chunk_texts(texts: pl.Series, chunk_words: int, max_chunks: int) -> pl.DataFrame:
+def chunk_texts(texts: pl.Series, chunk_words: int, max_chunks: int, words: pl.Series | None = None) -> pl.DataFrame:
     """Chunks of each text, in order: ``row`` (position of the text), ``text``, ``words``.
 
     A text of at most ``chunk_words`` words is one chunk, unchanged. A longer one is cut into
     ``min(ceil(words / chunk_words), max_chunks)`` consecutive chunks of near-equal word counts.
+    ``words``, each text's count of :data:`WORD` matches, is counted here when not given.
     """
     texts = texts.cast(pl.String).fill_null("").rename(TEXT)
-    frame = pl.DataFrame({TEXT: texts}).with_row_index(ROW).with_columns(
-        pl.col(TEXT).str.count_matches(WORD).alias(WORDS))
+    words = texts.str.count_matches(WORD) if words is None else words
+    frame = pl.DataFrame({TEXT: texts, WORDS: words}).with_row_index(ROW)
     long = pl.col(WORDS) > chunk_words
     short = frame.filter(~long)
     if short.height == frame.height:
@@ -46,7 +47,7 @@ def chunk_texts(texts: pl.Series, chunk_words: int, max_chunks: int) -> pl.DataF
 
 
 def document_vectors(texts: pl.Series, embed: Callable[[pl.DataFrame], np.ndarray], chunk_words: int,
-                     max_chunks: int) -> tuple[np.ndarray, dict[str, int]]:
+                     max_chunks: int, words: pl.Series | None = None) -> tuple[np.ndarray, dict[str, int]]:
     """One L2-normalised vector per text, long texts pooled over their chunks.
 
     Parameters
@@ -57,13 +58,15 @@ def document_vectors(texts: pl.Series, embed: Callable[[pl.DataFrame], np.ndarra
         Embeds a frame with a ``text`` column (the run context's cached embeddings).
     chunk_words, max_chunks : int
         See :func:`chunk_texts`.
+    words : polars.Series, optional
+        Each text's word count, when already known.
 
     Returns
     -------
     (ndarray, dict)
         float32 ``[n, d]``, and ``{"chunked_rows", "chunks"}``: how many texts were split, into how many chunks.
     """
-    chunks = chunk_texts(texts, chunk_words, max_chunks)
+    chunks = chunk_texts(texts, chunk_words, max_chunks, words)
     vectors = embed(chunks.select(TEXT))
     if chunks.height == len(texts):
         return vectors, {"chunked_rows": 0, "chunks": 0}

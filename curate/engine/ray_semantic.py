@@ -152,7 +152,8 @@ def semantic_dedup(stage: Stage, df: pl.DataFrame, ctx: RunContext, cluster: Clu
         return stage.apply(df, ctx)
     ray = ray_module()
     started = time.perf_counter()
-    vectors, chunk_stats = stage.vectors(df, lambda frame: pool_embeddings(frame, cfg.embed, ctx.cache_dir, cluster))
+    vectors, chunk_stats = stage.vectors(df, lambda frame: pool_embeddings(frame, cfg.embed, ctx.cache_dir, cluster),
+                                         ctx.cache_dir)
     embedded = time.perf_counter()
     k = choose_k(n, cfg.cluster_size) if cfg.n_clusters is None else min(cfg.n_clusters, n)
     centroids = fit_kmeans(vectors, k, ctx.seed, cfg.niter, cfg.max_points_per_centroid, cfg.threads)

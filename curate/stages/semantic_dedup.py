@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -11,8 +12,9 @@ import polars as pl
 import xxhash
 from pydantic import Field, field_validator, model_validator
 
-from curate.embed import EmbedderConfig
+from curate.embed import EmbedderConfig, make_encoder
 from curate.embed.arrays import cached_arrays
+from curate.embed.cache import text_keys
 from curate.embed.chunks import WORD, document_vectors
 from curate.embed.kmeans import assign_clusters, choose_k, fit_kmeans
 from curate.embed.semdedup import AUTO_MIN_ROWS, auto_eps, duplicate_parents, keepers, nearest_earlier, threshold_of
@@ -121,13 +123,34 @@ class SemanticDedup(Stage):
             order = keeper_order(cfg.keep, cfg.keep_column, "_pos", work.height)
         return work.sort([pl.col("_cluster"), *order]).get_column("_pos").to_numpy()
 
-    def vectors(self, df: pl.DataFrame, embed: Callable[[pl.DataFrame], np.ndarray]) -> tuple[np.ndarray, dict]:
+    def vectors(self, df: pl.DataFrame, embed: Callable[[pl.DataFrame], np.ndarray],
+                cache_dir: Path) -> tuple[np.ndarray, dict]:
         """One vector per row, long texts pooled over their chunks; ``embed`` embeds a frame of texts
-        (the run context's cached embeddings, or the Ray actor pool's)."""
+        (the run context's cached embeddings, or the Ray actor pool's).
+
+        When some texts are long enough to chunk, the pooled vectors are kept in
+        ``cache_dir/semantic/documents-<digest>.arrays`` (digest of the model, the texts and the
+        chunk settings; only with ``embed.cache``), so a rerun skips splitting and pooling.
+        """
         cfg = self.config
         if cfg.embed.embedder == "column" or cfg.chunk_words is None:
-            return embed(df), {"chunked_rows": 0}
-        return document_vectors(df[TEXT], embed, cfg.chunk_words, cfg.max_chunks)
+            return embed(df), {"chunked_rows": 0, "chunks": 0}
+        texts = df[TEXT].cast(pl.String).fill_null("")
+        words = texts.str.count_matches(WORD)
+        if words.max() <= cfg.chunk_words:
+            return embed(df), {"chunked_rows": 0, "chunks": 0}
+
+        def pool() -> dict[str, np.ndarray]:
+            vectors, stats = document_vectors(texts, embed, cfg.chunk_words, cfg.max_chunks, words)
+            return {"vectors": vectors, "chunked_rows": np.array([stats["chunked_rows"]]), "chunks": np.array([stats["chunks"]])}
+
+        if cfg.embed.cache:
+            fingerprint = make_encoder(cfg.embed, cache_dir).fingerprint
+            key = _digest(_VERSION, fingerprint, text_keys(texts), cfg.chunk_words, cfg.max_chunks)
+            pooled, _ = cached_arrays(cache_dir / "semantic" / f"documents-{key}.arrays", pool)
+        else:
+            pooled = pool()
+        return pooled["vectors"], {"chunked_rows": int(pooled["chunked_rows"][0]), "chunks": int(pooled["chunks"][0])}
 
     def eps_used(self, df: pl.DataFrame, similarity: np.ndarray) -> tuple[np.ndarray, dict]:
         """The eps applied to each row (the config's, or derived from the similarities per text
@@ -163,7 +186,7 @@ class SemanticDedup(Stage):
                                stats={"clusters": n, "duplicate_groups": 0,
                                       **self.eps_used(df, np.full(n, -np.inf, dtype=np.float32))[1]})
         started = time.perf_counter()
-        vectors, chunk_stats = self.vectors(df, lambda frame: ctx.embeddings(frame, cfg.embed))
+        vectors, chunk_stats = self.vectors(df, lambda frame: ctx.embeddings(frame, cfg.embed), ctx.cache_dir)
         embedded = time.perf_counter()
         k = choose_k(n, cfg.cluster_size) if cfg.n_clusters is None else min(cfg.n_clusters, n)
         faiss = require("faiss", "embed", "faiss-cpu")

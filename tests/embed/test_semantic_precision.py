@@ -69,7 +69,8 @@ def test_distinct_long_documents_on_one_topic_stay_and_their_copies_go(static_ca
     assert planted_sms["source"].n_unique() >= 20  # short texts: most edited copies found too
     # each score is the cosine of the two rows' (chunk-pooled) vectors, at or above the threshold
     stage = SemanticDedup(SemanticDedup.Config())
-    vectors, _ = stage.vectors(corpus, lambda frame: embed_frame(frame, stage.config.embed, cache_dir=static_cache))
+    vectors, _ = stage.vectors(corpus, lambda frame: embed_frame(frame, stage.config.embed, cache_dir=static_cache),
+                               static_cache)
     row = {i: k for k, i in enumerate(corpus["id"])}
     ledger = result.removed
     cosine = [float(vectors[row[a]] @ vectors[row[b]]) for a, b in zip(ledger["id"], ledger["duplicate_of"], strict=True)]
@@ -230,3 +231,26 @@ def test_a_tiny_corpus_gets_eps_max_not_a_threshold_set_by_its_own_copies(tmp_pa
         df, RunContext(cache_dir=tmp_path))
     assert result.removed["id"].to_list() in (["a"], ["b"])
     assert result.stats["eps"] == 0.1 and "fewer than 20" in result.stats["eps_reason"]
+
+
+def test_pooled_vectors_of_long_texts_are_cached_for_a_rerun(static_cache, tmp_path, monkeypatch):
+    import shutil
+
+    import curate.stages.semantic_dedup as module
+
+    cache = tmp_path / "cache"
+    shutil.copytree(static_cache / "models", cache / "models")  # the distilled model, not its vectors
+    rng = np.random.default_rng(0)
+    vocab = [f"w{i}" for i in range(500)]
+    df = pl.DataFrame({"id": [f"r{i}" for i in range(40)],
+                       "text": [" ".join(rng.choice(vocab, 300)) for _ in range(39)] + ["short text"]})
+    calls = []
+    original = module.document_vectors
+    monkeypatch.setattr(module, "document_vectors", lambda *a, **k: calls.append(1) or original(*a, **k))
+    first = SemanticDedup(SemanticDedup.Config()).apply(df, RunContext(cache_dir=cache))
+    again = SemanticDedup(SemanticDedup.Config()).apply(df, RunContext(cache_dir=cache))
+    assert len(calls) == 1 and first.stats["chunked_rows"] == again.stats["chunked_rows"] == 39
+    assert again.stats["kmeans_cached"] and again.removed.equals(first.removed) and again.kept.equals(first.kept)
+    assert len(list((cache / "semantic").glob("documents-*.arrays"))) == 1
+    SemanticDedup(SemanticDedup.Config(chunk_words=64)).apply(df, RunContext(cache_dir=cache))
+    assert len(calls) == 2  # other chunk settings, other vectors
