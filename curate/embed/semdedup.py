@@ -11,7 +11,6 @@ chain of parents to the kept row.
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 
 
 def nearest_earlier(vectors: np.ndarray, block_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
@@ -80,8 +79,10 @@ def auto_eps(similarity: np.ndarray, words: np.ndarray, ratio: float, eps_max: f
     close the bulk is depends on the embedder and on the texts: mean-pooled vectors of long
     texts crowd together, so a long text's nearest neighbour is much closer than a tweet's.
     Each row's eps is therefore a fixed fraction of the typical nearest-neighbour distance of
-    texts of about its length (a rolling median over the rows sorted by word count). The median
-    ignores the duplicates themselves as long as fewer than half of those rows are duplicates.
+    texts of about its length: for each distinct word count, the median over the ``window``
+    measured rows closest to it in length (all rows of that length when there are more), so
+    texts of one length share one eps. The median ignores the duplicates themselves as long as
+    fewer than half of those rows are duplicates.
 
     Parameters
     ----------
@@ -92,7 +93,7 @@ def auto_eps(similarity: np.ndarray, words: np.ndarray, ratio: float, eps_max: f
     ratio, eps_max : float
         eps = min(ratio x median distance, eps_max).
     window : int
-        Rows per rolling median (those without a neighbour do not count).
+        Measured rows (with a neighbour) per median.
     min_rows : int
         With fewer rows that have a neighbour, there is no bulk to measure (two near-copies
         would set their own threshold): every row gets ``eps_max``.
@@ -100,23 +101,29 @@ def auto_eps(similarity: np.ndarray, words: np.ndarray, ratio: float, eps_max: f
     Returns
     -------
     eps : ndarray of float64
-        Per row, rounded to 4 decimals, at least 0.0001 (rows without a neighbour, never
-        removed, get their window's value too).
+        Per row, rounded to 4 decimals, at least 0.0001 (a row without a neighbour, never
+        removed, gets the eps of the nearest length that was measured).
     by_length : list of dict
         Per power-of-two word-count band present (1, 2-3, 4-7, ...): ``words``, ``rows`` and the
         smallest and largest eps applied (``eps_min``, ``eps_max``), for the stage stats.
     """
-    n = len(similarity)
-    counted = np.isfinite(similarity)
-    if counted.sum() < min_rows:
-        eps = np.full(n, eps_max)
+    words = np.asarray(words, dtype=np.int64)
+    counted = np.flatnonzero(np.isfinite(similarity))
+    if len(counted) < min_rows:
+        eps = np.full(len(similarity), eps_max)
     else:
-        order = np.lexsort((np.arange(n), words))  # by length, ties by position
-        distance = pl.Series(np.where(counted, 1.0 - similarity.astype(np.float64), np.nan)[order]).fill_nan(None)
-        median = (distance.rolling_median(window_size=min(window, int(counted.sum())), center=True, min_samples=1)
-                  .fill_null(strategy="forward").fill_null(strategy="backward"))  # windows with no measured row
-        eps = np.empty(n)
-        eps[order] = np.maximum(np.round(np.minimum(ratio * median.to_numpy(), eps_max), 4), 0.0001)
+        order = counted[np.argsort(words[counted], kind="stable")]  # measured rows by length
+        distance, length = 1.0 - similarity[order].astype(np.float64), words[order]
+        values, starts, counts = np.unique(length, return_index=True, return_counts=True)
+        size = min(window, len(order))
+        value_eps = np.empty(len(values))
+        for k, (start, count) in enumerate(zip(starts, counts, strict=True)):  # once per distinct length
+            low = min(max(start + count // 2 - size // 2, 0), len(order) - size)
+            median = np.median(distance[min(low, start):max(low + size, start + count)])
+            value_eps[k] = max(round(min(ratio * median, eps_max), 4), 0.0001)
+        above = np.minimum(np.searchsorted(values, words), len(values) - 1)  # each row's closest measured length
+        below = np.maximum(above - 1, 0)
+        eps = value_eps[np.where(np.abs(words - values[below]) < np.abs(values[above] - words), below, above)]
     band = np.floor(np.log2(np.maximum(words, 1))).astype(np.int64)
     by_length = []
     for b in np.unique(band):

@@ -127,6 +127,7 @@ def test_auto_eps_follows_the_nearest_neighbour_distances_of_texts_of_similar_le
     assert np.median(eps[:300]) == pytest.approx(0.2 * 0.3, abs=0.004)  # 0.2 x the short texts' median distance
     assert np.median(eps[300:]) == pytest.approx(0.2 * 0.075, abs=0.002)
     assert eps[:300].min() > 0.035 and eps[300:].max() < 0.035  # only the window at the boundary mixes both
+    assert all(np.unique(eps[words == w]).size == 1 for w in np.unique(words))  # one eps per length
     assert [b["words"] for b in by_length][-2:] == ["256-511", "512-1023"]
     capped, _ = auto_eps(similarity, words, ratio=0.5, eps_max=0.07)
     assert (capped[:300] == 0.07).all() and np.median(capped[300:]) == pytest.approx(0.5 * 0.075, abs=0.004)
