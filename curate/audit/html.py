@@ -18,7 +18,7 @@ from curate.audit import svg, units
 from curate.energy import EnergyReading, EnergySource
 from curate.io.writers import atomic_write
 from curate.record import RunDir, RunRecord, read_record
-from curate.record.models import Arm, ArmEnergy, Cluster, FunnelRow, Histogram, ProxyOutcome, SampleGroup
+from curate.record.models import Arm, ArmEnergy, Cluster, ClusterRow, FunnelRow, Histogram, ProxyOutcome, SampleGroup
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
@@ -124,8 +124,14 @@ def samples_html(samples: list[SampleGroup], root: KeyPath | None = ("views", "s
     return "".join(parts)
 
 
+def _matched(row: ClusterRow, kept: str) -> str:
+    """" to <id>" when a removed row matched another removed row rather than the kept one."""
+    return f" to {escape(row.duplicate_of)}" if row.duplicate_of and row.duplicate_of != kept else ""
+
+
 def clusters_section(clusters: list[Cluster], root: KeyPath | None = ("views", "clusters")) -> str:
-    """Each cluster's kept row beside the rows removed as its duplicates, with their similarity."""
+    """Each cluster's kept row beside the rows removed as its duplicates, with their similarity (to the
+    row each matched, named when that is not the kept row)."""
     if not clusters:
         return _note("No stage of this run recorded duplicates.")
     parts = []
@@ -133,7 +139,8 @@ def clusters_section(clusters: list[Cluster], root: KeyPath | None = ("views", "
         base = _at(root, i)
         removed = "".join(
             f'<div class="removed"><span class="id">{escape(r.id)} · similarity '
-            f'{num(_at(base, "removed", j, "similarity"), r.similarity)}</span>{_text(r.text)}</div>'
+            f'{num(_at(base, "removed", j, "similarity"), r.similarity)}{_matched(r, c.kept.id)}</span>'
+            f'{_text(r.text)}</div>'
             for j, r in enumerate(c.removed))
         parts.append(
             f'<div class="cluster" data-stage="{escape(c.stage)}"><div><b>{escape(c.stage)}</b>: '
@@ -153,7 +160,7 @@ def scores_section(scores: list[Histogram], root: KeyPath | None = ("views", "sc
         cuts = ", ".join(f"{num(_at(base, 'thresholds', j, 'value'), t.value)} ({escape(t.removes.replace('_', ' '))} "
                          f"removed as {escape(t.reason)})" for j, t in enumerate(hist.thresholds))
         chart = svg.histogram_chart(hist.edges, hist.kept, hist.removed, f"scores-{i}", hist.column,
-                                    [t.value for t in hist.thresholds])
+                                    [t.value for t in hist.thresholds if t.value is not None])
         parts.append(f"<div>{chart}<br>stage {escape(str(hist.stage))}, {num(_at(base, 'rows'), hist.rows)} rows, "
                      f"threshold {cuts or 'none declared by the stage'}</div>")
     return "".join(parts) + "</div>"

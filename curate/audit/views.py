@@ -53,37 +53,55 @@ def removed_samples(rd: RunDir, ledger: pl.DataFrame, per_reason: int = 5,
     return out
 
 
+def with_kept_row(dups: pl.DataFrame) -> pl.DataFrame:
+    """Ledger rows with a ``kept`` column: the row their chain of ``duplicate_of`` ends at.
+
+    A stage may name as ``duplicate_of`` a row it removed too (SemDeDup names the neighbour that
+    caused the removal); following the chain within the stage reaches the row that stayed.
+    """
+    links = dups.select("stage", pl.col(ID).alias("kept"), pl.col("duplicate_of").alias("_next"))
+    out = dups.with_columns(kept=pl.col("duplicate_of"))
+    for _ in range(dups.height):
+        step = out.join(links, on=["stage", "kept"], how="left")
+        if step["_next"].null_count() == step.height:
+            break
+        out = step.with_columns(kept=pl.coalesce("_next", "kept")).drop("_next")
+    return out
+
+
 def duplicate_clusters(rd: RunDir, ledger: pl.DataFrame, top: int = 10, shown: int = 5,
                        stage: str | None = None) -> list[Cluster]:
     """The ``top`` largest duplicate clusters per stage: the kept row beside the rows removed as its copies.
 
-    A cluster is the set of ledger rows of one stage that name the same ``duplicate_of`` row, plus
-    that row; ``similarity`` is the ledger's score. Only ``shown`` removed rows carry their text.
+    A cluster is the set of ledger rows of one stage whose ``duplicate_of`` chain ends at the same
+    kept row, plus that row; each removed row shows the row it matched (``duplicate_of``) and the
+    ledger's score (its similarity to that row). Only ``shown`` removed rows carry their text.
     """
     dups = ledger.filter(pl.col("duplicate_of").is_not_null())
     if stage is not None:
         dups = dups.filter(pl.col("stage") == stage)
     if dups.height == 0:
         return []
-    groups = (dups.group_by("stage", "duplicate_of", maintain_order=True)
+    dups = with_kept_row(dups)
+    groups = (dups.group_by("stage", "kept", maintain_order=True)
               .agg(size=pl.len() + 1, cluster_id=pl.col("cluster_id").first(),
                    max_similarity=pl.col("score").max(), min_similarity=pl.col("score").min())
-              .sort(["stage", "size", "duplicate_of"], descending=[False, True, False])
+              .sort(["stage", "size", "kept"], descending=[False, True, False])
               .with_columns(_rank=pl.int_range(pl.len()).over("stage")).filter(pl.col("_rank") < top))
-    members = (dups.join(groups.select("stage", "duplicate_of"), on=["stage", "duplicate_of"])
+    members = (dups.join(groups.select("stage", "kept"), on=["stage", "kept"])
                .sort("score", ID, descending=[True, False], nulls_last=True)
-               .with_columns(_n=pl.int_range(pl.len()).over("stage", "duplicate_of")).filter(pl.col("_n") < shown))
-    texts = _texts(rd, pl.concat([members[ID], groups["duplicate_of"]]))
+               .with_columns(_n=pl.int_range(pl.len()).over("stage", "kept")).filter(pl.col("_n") < shown))
+    texts = _texts(rd, pl.concat([members[ID], groups["kept"]]))
     text_of = dict(zip(texts[ID].to_list(), texts[TEXT].to_list(), strict=True))
     out = []
     for group in groups.iter_rows(named=True):
-        rows = members.filter((pl.col("stage") == group["stage"]) & (pl.col("duplicate_of") == group["duplicate_of"]))
+        rows = members.filter((pl.col("stage") == group["stage"]) & (pl.col("kept") == group["kept"]))
         out.append(Cluster(
             stage=group["stage"], cluster_id=group["cluster_id"], size=group["size"],
             max_similarity=_round(group["max_similarity"]), min_similarity=_round(group["min_similarity"]),
-            kept=ClusterRow(id=group["duplicate_of"], text=text_of.get(group["duplicate_of"])),
-            removed=[ClusterRow(id=r[ID], text=text_of.get(r[ID]), similarity=_round(r["score"]))
-                     for r in rows.iter_rows(named=True)],
+            kept=ClusterRow(id=group["kept"], text=text_of.get(group["kept"])),
+            removed=[ClusterRow(id=r[ID], text=text_of.get(r[ID]), similarity=_round(r["score"]),
+                                duplicate_of=r["duplicate_of"]) for r in rows.iter_rows(named=True)],
         ))
     return out
 

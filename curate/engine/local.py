@@ -134,7 +134,7 @@ class LocalEngine:
             key = config_hash({"previous": key, "stage": stage_config.model_dump(mode="json")})
             bases.add(run_dir.stage_base(index, stage.label).name)
             kept, removed, stats = self._run_stage(index, stage, current, key, run_dir, guard)
-            record = StageRecord(index, stage.label, stage.name, stats, removed, stage.thresholds(),
+            record = StageRecord(index, stage.label, stage.name, stats, removed, stage.thresholds(stats),
                                  self._artifacts(run_dir, index, stage))
             verdict = record.verdict
             if verdict is not None and verdict.restored:

@@ -127,25 +127,23 @@ def assign_batch(batch, centroids):
     return to_arrow(pl.DataFrame({POS: df[POS], CLUSTER: cluster, "similarity": similarity}))
 
 
-def cluster_group(batch, eps: float, block_size: int):
-    """SemDeDup inside one cluster, rows in keep priority (``embed.semdedup.within_cluster_duplicates``);
-    parent and nearest row as input positions."""
-    from curate.embed.semdedup import within_cluster_duplicates
+def cluster_group(batch, block_size: int):
+    """Each row's nearest higher-priority row of its cluster (``embed.semdedup.nearest_earlier``) as an
+    input position, and their cosine; rows arrive in keep priority."""
+    from curate.embed.semdedup import nearest_earlier
 
     df = pl.from_arrow(batch).sort(RANK)
     positions = df[POS].to_numpy()
-    parent, nearest, similarity = within_cluster_duplicates(
-        np.ascontiguousarray(df[VECTOR].to_numpy(), dtype=np.float32), eps, block_size)
+    nearest, similarity = nearest_earlier(np.ascontiguousarray(df[VECTOR].to_numpy(), dtype=np.float32), block_size)
     return to_arrow(pl.DataFrame({
         POS: positions,
-        "parent": np.where(parent >= 0, positions[np.maximum(parent, 0)], -1),
         "nearest": np.where(nearest >= 0, positions[np.maximum(nearest, 0)], -1),
         "similarity": similarity,
     }))
 
 
 def semantic_dedup(stage: Stage, df: pl.DataFrame, ctx: RunContext, cluster: Cluster) -> StageResult:
-    """SemDeDup with the work on Ray; ledger, stats and neighbour artefact are the stage's own."""
+    """SemDeDup with the work on Ray; eps, ledger, stats and neighbour artefact are the stage's own."""
     from curate.embed.kmeans import choose_k, fit_kmeans
 
     cfg = stage.config
@@ -154,7 +152,8 @@ def semantic_dedup(stage: Stage, df: pl.DataFrame, ctx: RunContext, cluster: Clu
         return stage.apply(df, ctx)
     ray = ray_module()
     started = time.perf_counter()
-    vectors = pool_embeddings(df, cfg.embed, ctx.cache_dir, cluster)
+    vectors, chunk_stats = stage.vectors(df, lambda frame: pool_embeddings(frame, cfg.embed, ctx.cache_dir, cluster),
+                                         ctx.cache_dir)
     embedded = time.perf_counter()
     k = choose_k(n, cfg.cluster_size) if cfg.n_clusters is None else min(cfg.n_clusters, n)
     centroids = fit_kmeans(vectors, k, ctx.seed, cfg.niter, cfg.max_points_per_centroid, cfg.threads)
@@ -164,18 +163,17 @@ def semantic_dedup(stage: Stage, df: pl.DataFrame, ctx: RunContext, cluster: Clu
     labels, centroid_sim = assigned[CLUSTER].to_numpy(), assigned["similarity"].to_numpy()
     clustered = time.perf_counter()
 
-    order = stage._priority(df, labels, centroid_sim)
+    order = stage.priority(df, labels, centroid_sim)
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n, dtype=np.int64)
     grouped = cluster.dataset(vectors_frame(np.arange(n, dtype=np.int64), vectors, **{CLUSTER: labels, RANK: rank}))
     found = collect(grouped.groupby(CLUSTER, num_partitions=cluster.blocks(n)).map_groups(
-        cluster_group, fn_kwargs={"eps": cfg.eps, "block_size": cfg.block_size}, **cluster.map_options())).sort(POS)
-    parent, nearest = found["parent"].to_numpy(), found["nearest"].to_numpy()
-    similarity = found["similarity"].to_numpy().astype(np.float32)
+        cluster_group, fn_kwargs={"block_size": cfg.block_size}, **cluster.map_options())).sort(POS)
+    nearest, similarity = found["nearest"].to_numpy(), found["similarity"].to_numpy().astype(np.float32)
     ctx.progress(n, n)
     finished = time.perf_counter()
 
-    return stage.result(df, ctx, vectors, labels, centroid_sim, nearest, similarity, parent, {
+    return stage.result(df, ctx, labels, centroid_sim, nearest, similarity, {
         "clusters": int(k), "largest_cluster": int(np.bincount(labels).max()), "dims": int(vectors.shape[1]),
-        "embed_seconds": round(embedded - started, 4), "kmeans_seconds": round(clustered - embedded, 4),
+        **chunk_stats, "embed_seconds": round(embedded - started, 4), "kmeans_seconds": round(clustered - embedded, 4),
         "within_cluster_seconds": round(finished - clustered, 4)})

@@ -358,11 +358,13 @@ class SampleGroup(Model):
 
 
 class ClusterRow(Model):
-    """A row of a duplicate cluster (the kept one has no similarity)."""
+    """A row of a duplicate cluster (the kept one has no similarity). A removed row names the row it
+    matched (``duplicate_of``), which may be another removed row of the cluster."""
 
     id: str
     text: str | None
     similarity: float | None = None
+    duplicate_of: str | None = None
 
 
 class Cluster(Model):

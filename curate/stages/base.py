@@ -42,7 +42,7 @@ class Threshold(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     column: str
-    value: float
+    value: float | None = Field(description="The cut; null when it differs from row to row (the artefact then holds each row's).")
     removes: Literal["below", "above", "at_or_above"]
     reason: str
     artifact: str | None = None
@@ -140,8 +140,9 @@ class Stage:
         """The stage's display name."""
         return self.config.name or self.name
 
-    def thresholds(self) -> list[Threshold]:
-        """The cuts this stage's config applies (the report draws them; sweeps start from them)."""
+    def thresholds(self, stats: dict | None = None) -> list[Threshold]:
+        """The cuts this stage applies (the report draws them; sweeps start from them); ``stats`` are
+        the stage's stats from its run, for cuts the stage derives from the data."""
         return []
 
     def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:

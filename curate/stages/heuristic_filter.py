@@ -234,7 +234,7 @@ class HeuristicFilter(Stage):
     Config = HeuristicFilterConfig
     artifacts = (SCORES_ARTIFACT,)
 
-    def thresholds(self) -> list[Threshold]:
+    def thresholds(self, stats: dict | None = None) -> list[Threshold]:
         """Each enabled row rule's bounds on its score column (none with ``action: flag``)."""
         if self.config.action == "flag":
             return []

@@ -64,7 +64,7 @@ class LanguageFilter(Stage):
     kind = "map"
     Config = LanguageFilterConfig
 
-    def thresholds(self) -> list[Threshold]:
+    def thresholds(self, stats: dict | None = None) -> list[Threshold]:
         """The minimum probability of an allowed language (none with ``action: flag``)."""
         if self.config.action == "flag":
             return []

@@ -70,7 +70,7 @@ class MinHashDedup(Stage):
     Config = MinHashDedupConfig
     artifacts = (ARTIFACT,)
 
-    def thresholds(self) -> list[Threshold]:
+    def thresholds(self, stats: dict | None = None) -> list[Threshold]:
         """The Jaccard similarity at which rows are near-duplicates (signatures in the artefact)."""
         return [Threshold(column="jaccard", value=self.config.threshold, removes="at_or_above",
                           reason="near_duplicate", artifact=ARTIFACT)]

@@ -35,7 +35,7 @@ class WordCount(Stage):
     Config = WordCountConfig
     name = "test_word_count"
 
-    def thresholds(self) -> list[Threshold]:
+    def thresholds(self, stats: dict | None = None) -> list[Threshold]:
         return [Threshold(column="q_words", value=self.config.min_words, removes="below", reason="words")]
 
     def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:

@@ -67,9 +67,13 @@ def test_semantic_stage_sweeps_any_eps_from_its_cached_neighbours(dedup_run):
     view = run.sweep("semantic_dedup", thresholds=1 - eps)
     table = view.data
     _, info = audit.similarity_sweep(dedup_run, "semantic_dedup", thresholds=1 - eps)
-    assert info["source"] == "artifact" and info["run_threshold"] == pytest.approx(0.93)
+    stats = run.report.funnel[2].stats
+    assert stats["eps_mode"] == "auto" and info["source"] == "artifact"
+    assert info["run_threshold"] == stats["threshold"] == pytest.approx(1 - stats["eps"])  # eps: auto, as applied
     rerun = [_removed_by_rerun(SemanticDedup(SemanticDedup.Config(**{**SEMANTIC, "eps": e})), dedup_run, 2) for e in eps]
     assert table["removed"].to_list() == rerun
-    assert rerun[2] == run.ledger.filter(pl.col("stage") == "semantic_dedup").height
     assert rerun[0] < rerun[-1]
+    at_run, _ = audit.similarity_sweep(dedup_run, "semantic_dedup", thresholds=[stats["threshold"]])
+    assert at_run["removed"].item() == run.ledger.filter(pl.col("stage") == "semantic_dedup").height > 0
+    assert at_run["removed"].item() == _removed_by_rerun(SemanticDedup(SemanticDedup.Config(**SEMANTIC)), dedup_run, 2)
     assert "<polyline" in view._repr_html_()

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from curate.embed.kmeans import assign_clusters, choose_k, fit_kmeans
-from curate.embed.semdedup import keepers, nearest_earlier, within_cluster_duplicates
+from curate.embed.semdedup import duplicate_parents, keepers, nearest_earlier
 from curate.stages.base import RunContext
 from curate.stages.prototype_prune import PrototypePrune
 from curate.stages.semantic_dedup import SemanticDedup
@@ -106,12 +106,11 @@ def test_keepers_follow_chains_to_a_kept_row():
 
 def test_within_cluster_threshold_is_inclusive():
     vectors = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]], dtype=np.float32)
-    parent, neighbour, similarity = within_cluster_duplicates(vectors, eps=0.2)
-    np.testing.assert_array_equal(parent, [-1, 0, -1])  # cos 0.8 >= 1 - 0.2; cos 0.6 is not
+    neighbour, similarity = nearest_earlier(vectors)
+    np.testing.assert_array_equal(duplicate_parents(neighbour, similarity, eps=0.2), [-1, 0, -1])  # 0.8 >= 1 - 0.2
     np.testing.assert_array_equal(neighbour, [-1, 0, 1])
     np.testing.assert_allclose(similarity[1:], [0.8, 0.6], rtol=1e-6)
-    parent, _, _ = within_cluster_duplicates(vectors, eps=0.1)
-    np.testing.assert_array_equal(parent, [-1, -1, -1])
+    np.testing.assert_array_equal(duplicate_parents(neighbour, similarity, eps=0.1), [-1, -1, -1])
 
 
 def test_planted_duplicates_found_with_ledger_fields(tmp_path):
