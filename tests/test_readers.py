@@ -205,7 +205,7 @@ def test_unterminated_quote_costs_one_line_not_the_rest_of_the_file(tmp_path):
     bad = _quarantine(result)
     assert [(row["line"], row["raw"]) for row in bad] == [(11, '"He said hello,a')]
     assert _accounted(result) == 999  # the 999 good rows, none lost
-    assert result.report["input"]["lines"] == {"lines": 1001, "header_lines": 1, "blank_lines": 0, "rows": 999,
+    assert result.report.input.lines.model_dump() == {"lines": 1001, "header_lines": 1, "blank_lines": 0, "rows": 999,
                                                "row_lines": 999, "quarantined_lines": 1, "multiline_records": 0,
                                                "multiline_examples": []}
     with pytest.raises(InputError, match="line 11"):
@@ -220,7 +220,7 @@ def test_quote_closed_hundreds_of_lines_later_is_reported_not_merged(tmp_path):
     result = _run(tmp_path, {"path": str(path), "on_bad_rows": "quarantine"})
     bad = _quarantine(result)
     assert bad[0]["line"] == 11 and "not closed within 100 lines" in bad[0]["reason"]
-    counts = result.report["input"]["lines"]
+    counts = result.report.input.lines.model_dump()
     assert counts["header_lines"] + counts["row_lines"] + counts["quarantined_lines"] == counts["lines"] == 1001
     assert result.curated["text"].str.len_chars().max() < 100  # nothing merged into a giant row
     assert _accounted(result) == counts["rows"] == 1000 - len(bad)
@@ -233,7 +233,7 @@ def test_multiline_records_are_counted_and_their_lines_listed(tmp_path):
     path = tmp_path / "m.csv"
     path.write_text('text,n\n"one\ntwo\nthree",1\nplain,2\n\n"a\nb",3\n')
     result = _run(tmp_path, {"path": str(path)})
-    counts = result.report["input"]["lines"]
+    counts = result.report.input.lines.model_dump()
     assert counts["multiline_records"] == 2 and counts["multiline_examples"] == [[2, 4], [7, 8]]
     assert counts["row_lines"] == 6 and counts["blank_lines"] == 1
 
@@ -258,7 +258,7 @@ def test_jsonl_lines_are_accounted_for(tmp_path):
     path.write_bytes(b'{"text": "a"}\n\n[1, 2]\n{"text": "b"\n{"text": "c"}\n\xff{"text": "d"}\n')
     result = _run(tmp_path, {"path": str(path), "on_bad_rows": "quarantine"})
     assert [row["line"] for row in _quarantine(result)] == [3, 4, 6]
-    assert result.report["input"]["lines"] | {"multiline_examples": []} == {
+    assert result.report.input.lines.model_dump() | {"multiline_examples": []} == {
         "lines": 6, "header_lines": 0, "blank_lines": 1, "rows": 2, "row_lines": 2, "quarantined_lines": 3,
         "multiline_records": 0, "multiline_examples": []}
 

@@ -16,6 +16,7 @@ import pytest
 import curate
 from curate.config import validate_config
 from curate.errors import ConfigError, OutputError
+from curate.record import read_record
 from curate.record.rundir import checkpoint_base
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,7 +67,7 @@ def test_a_stage_label_with_a_dot_keeps_its_checkpoint(tmp_path):
     stages = [{"type": "exact_dedup", "name": "dedup.v2"}]
     curate.run(_config(tmp_path, stages), data=_data())
     result = curate.run(_config(tmp_path, stages), data=_data())
-    assert result.report["funnel"][1]["resumed"] is True
+    assert result.report.funnel[1].resumed is True
 
 
 @pytest.mark.parametrize("name", ["..", ".", "../../elsewhere", "/tmp/abs", "a/b", ""])
@@ -177,8 +178,8 @@ def test_two_runs_at_once_one_wins_the_other_exits_2(tmp_path):
         assert 0 in outcomes[-1]
     assert any(codes.count(2) == 1 for codes in outcomes), outcomes
     # the winner's outputs are whole and its own
-    report = json.loads((tmp_path / "runs" / "shared" / "report.json").read_text())
-    assert report["totals"]["rows_in"] in (200_000, 1000)
+    report = read_record(tmp_path / "runs" / "shared")
+    assert report.totals.rows_in in (200_000, 1000)
 
 
 def test_input_that_cannot_be_read_leaves_the_last_run_untouched(tmp_path):

@@ -276,7 +276,7 @@ def test_language_warnings_reach_the_run_output_and_the_report(tmp_path):
               "output": {"dir": str(tmp_path)}}
     result = curate.run(config, data=pl.DataFrame({"text": texts}), observer=Listen())
     assert any("stage 'heuristic_filter': rule gopher_stop_words would remove 100%" in m for m in messages)
-    assert result.report["warnings"] == [m for m in messages if m.startswith("stage 'heuristic_filter'")]
+    assert result.report.warnings == [m for m in messages if m.startswith("stage 'heuristic_filter'")]
     assert "would remove 100% of the 25 rows in script" in (result.run_dir / "report.html").read_text()
 
 
