@@ -135,7 +135,6 @@ class RayConfig(_Strict):
     shuffle: Literal["sort", "hash"] = Field("sort", description="Ray Data shuffle behind group-bys: `sort` (tasks; low fixed cost) or `hash` (aggregator actors; scales to larger data, ~15 s to start per stage).")
     blocks_per_cpu: int = Field(2, gt=0, description="Blocks per cluster CPU a stage's rows are split into.")
     embed_actors: int | None = Field(None, gt=0, description="Actors in the embedding pool, each loading the model once (default: one per CPU, or per GPU when the embedder's device is cuda).")
-    max_driver_edges: int = Field(20_000_000, gt=0, description="Candidate edges the driver takes for connected components; above it, Ray first reduces each block's edges to a spanning forest.")
     write_shards: Literal["parquet", "jsonl"] | None = Field(None, description="Also write the curated rows as Parquet or JSONL shards, in parallel.")
     shards_path: str | None = Field(None, description="Folder or object-store URI (`s3://...`, `gs://...`) for those shards; default `<run dir>/curated/`.")
 

@@ -46,6 +46,9 @@ class ActiveSelect(Stage):
 
     kind = "global"
     Config = ActiveSelectConfig
+    examples = ({"budget": 30, "strategy": "entropy", "features": {"source": "tfidf"}},
+                {"budget": 0.4, "strategy": "diversity", "seed_size": 5, "batch_size": 7},
+                {"strategy": "coreset", "stop": {"max_labels": 25}, "features": {"source": "tfidf", "ngrams": 1}})
 
     def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
         """Run the loop; keep the selected rows (with the round that picked them)."""

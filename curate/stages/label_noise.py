@@ -84,6 +84,8 @@ class LabelNoise(Stage):
 
     kind = "global"
     Config = LabelNoiseConfig
+    examples = ({"select": "quality_rank", "rank_fraction": 0.2, "folds": 3}, {"classifier": "logistic", "action": "flag"},
+                {"features": "embeddings", "classifier": "knn", "neighbors": 5})
     requires = {"id", "text"}
 
     def _skip(self, df: pl.DataFrame, why: str, rows: int) -> StageResult:

@@ -63,6 +63,7 @@ class LanguageFilter(Stage):
 
     kind = "map"
     Config = LanguageFilterConfig
+    examples = ({"languages": ["en", "fr"], "min_score": 0.9}, {"action": "flag", "max_chars": 20})
 
     def thresholds(self, stats: dict | None = None) -> list[Threshold]:
         """The minimum probability of an allowed language (none with ``action: flag``)."""
