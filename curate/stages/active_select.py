@@ -12,7 +12,7 @@ from pydantic import Field
 from curate.active.curves import encode_labels, resolve_budget
 from curate.active.features import FeatureConfig, build_features
 from curate.active.loop import run_loop
-from curate.active.stopping import StopConfig
+from curate.active.stopping import MeterEnergy, StopConfig
 from curate.active.strategies import STRATEGIES, default_estimator
 from curate.errors import StageError
 from curate.guard import prefix_search
@@ -66,7 +66,7 @@ class ActiveSelect(Stage):
         estimator = default_estimator().set_params(C=cfg.C)
         result = run_loop(X, y, cfg.strategy, estimator=estimator, seed=ctx.seed, seed_size=cfg.seed_size,
                           batch_size=cfg.batch_size, budget=max(budget, 1), stop=cfg.stop,
-                          energy=ctx.meter if callable(ctx.meter) else None,
+                          energy=MeterEnergy(ctx.meter) if ctx.meter is not None else None,
                           on_round=search.offer if search is not None else None)
         ctx.progress(df.height, df.height)
         order, rounds_of = result.order, result.round_of
