@@ -18,7 +18,15 @@ import polars as pl
 from curate.active.features import FeatureConfig, build_features
 from curate.active.stopping import ProcessTimeEnergy, StopConfig, stop_reason
 from curate.active.store import Store, now
-from curate.active.strategies import QueryState, check_estimator, check_strategy, default_estimator, fit_model, select
+from curate.active.strategies import (
+    QueryState,
+    check_estimator,
+    check_strategy,
+    default_estimator,
+    fit_model,
+    select,
+    strategy_clusters,
+)
 from curate.errors import InputError, require
 from curate.schema import ID, TEXT
 
@@ -239,9 +247,9 @@ class LabelingSession:
             state = QueryState(X, positions, y, pool, model, self.estimator_,
                                seed=self.meta_["seed"] * 1_000_003 + round_no)
             if self.strategy == "diversity":
-                from curate.active.strategies import cluster_rows
-
-                state.clusters = cluster_rows(X, max(self.batch_size, 2), self.meta_["seed"])
+                state.clusters = strategy_clusters(self.strategy, X, self.meta_["seed"], max(self.batch_size, 2))
+            elif self.strategy == "cluster_margin":
+                state.clusters = strategy_clusters(self.strategy, X, self.meta_["seed"])
             picks = select(self.strategy, state, min(n - len(own), len(pool))).tolist()
             stamp = time.time()
             db.executemany("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", [(p, self.who, stamp) for p in picks])

@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
-from pydantic import Field
+from pydantic import Field, PositiveInt
 
 from curate.active.curves import encode_labels, resolve_budget
 from curate.active.features import FeatureConfig, build_features
@@ -27,8 +27,9 @@ class ActiveSelectConfig(StageConfig):
     oracle: str = Field(LABEL, description="Column with the labels that answer each query (the oracle).")
     strategy: Literal[STRATEGIES] = Field("margin", description="Query strategy.")
     budget: int | float = Field(0.5, gt=0, description="Rows to select: a count, or a fraction of the input in (0, 1].")
-    seed_size: int = Field(20, gt=0, description="Random seed set the loop starts from.")
-    batch_size: int = Field(50, gt=0, description="Rows labelled per round.")
+    seed_size: PositiveInt | Literal["auto"] = Field("auto", description="Random seed set the loop starts from (it holds a row of every class); auto: 10 rows per class or 0.5% of the input, the larger.")
+    batch_size: PositiveInt | Literal["auto"] = Field("auto", description="Rows labelled per round; auto: a quarter of the rows labelled so far, so no query of an early model picks most of the budget.")
+    random_share: float = Field(0.0, ge=0, le=1, description="Share of every batch picked at random instead of by the strategy.")
     stop: StopConfig = Field(default_factory=StopConfig, description="Further stopping criteria (energy budget, stable predictions).")
     features: FeatureConfig = Field(default_factory=FeatureConfig, description="Features of the model (embeddings or tfidf).")
     C: float = Field(1.0, gt=0, description="Inverse regularisation of the logistic-regression model.")
@@ -53,9 +54,9 @@ class ActiveSelect(Stage):
         budget = resolve_budget(cfg.budget, df.height)
         y, _ = encode_labels(df[cfg.oracle])
         X, _ = build_features(df, cfg.features, ctx)
-        estimator = default_estimator().set_params(C=cfg.C)
+        estimator = default_estimator(X).set_params(C=cfg.C)
         result = run_loop(X, y, cfg.strategy, estimator=estimator, seed=ctx.seed, seed_size=cfg.seed_size,
-                          batch_size=cfg.batch_size, budget=budget, stop=cfg.stop,
+                          batch_size=cfg.batch_size, budget=budget, stop=cfg.stop, random_share=cfg.random_share,
                           energy=ctx.meter if callable(ctx.meter) else None)
         ctx.progress(df.height, df.height)
         round_of = np.full(df.height, -1, dtype=np.int64)
