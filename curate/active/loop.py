@@ -175,8 +175,10 @@ def run_loop(X: Any, y: np.ndarray, strategy: str, *, estimator: Any, seed: int,
         state = QueryState(X, labelled, y[labelled], np.flatnonzero(~selected), model, estimator,
                            seed=seed * 1_000_003 + rounds, committee_size=committee_size, clusters=clusters,
                            random_share=random_share)
-        picks = select(strategy, state, min(next_batch(batch_size, len(labelled), batch_growth),
-                                            budget - int(selected.sum())))
+        # the whole batch is queried, then cut to the budget: its first rows are what the strategy
+        # ranks first, so a smaller budget selects a prefix of a larger one's rows
+        batch = min(next_batch(batch_size, len(labelled), batch_growth), len(state.pool))
+        picks = select(strategy, state, batch)[:budget - int(selected.sum())]
         selected[picks] = True
         round_of[picks] = rounds
         order.append(picks)

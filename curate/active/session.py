@@ -250,7 +250,8 @@ class LabelingSession:
                 state.clusters = strategy_clusters(self.strategy, X, self.meta_["seed"], max(self.batch_size, 2))
             elif self.strategy == "cluster_margin":
                 state.clusters = strategy_clusters(self.strategy, X, self.meta_["seed"])
-            picks = select(self.strategy, state, min(n - len(own), len(pool))).tolist()
+            # in position order, the order the store gives claimed rows back in when a labeller resumes
+            picks = sorted(select(self.strategy, state, min(n - len(own), len(pool))).tolist())
             stamp = time.time()
             db.executemany("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", [(p, self.who, stamp) for p in picks])
             db.execute("INSERT INTO rounds (at, who, strategy, labels, query, accuracy, changed, kwh, predictions) "

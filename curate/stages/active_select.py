@@ -33,6 +33,7 @@ class ActiveSelectConfig(StageConfig):
     stop: StopConfig = Field(default_factory=StopConfig, description="Further stopping criteria (energy budget, stable predictions).")
     features: FeatureConfig = Field(default_factory=FeatureConfig, description="Features of the model (embeddings or tfidf).")
     C: float = Field(1.0, gt=0, description="Inverse regularisation of the logistic-regression model.")
+    class_weight: Literal["balanced"] | None = Field("balanced", description="Class weights of the model: balanced (early models with few labels then do not predict the majority class everywhere) or null (unweighted).")
 
 
 @register("active_select")
@@ -54,7 +55,7 @@ class ActiveSelect(Stage):
         budget = resolve_budget(cfg.budget, df.height)
         y, _ = encode_labels(df[cfg.oracle])
         X, _ = build_features(df, cfg.features, ctx)
-        estimator = default_estimator(X).set_params(C=cfg.C)
+        estimator = default_estimator(X).set_params(C=cfg.C, class_weight=cfg.class_weight)
         result = run_loop(X, y, cfg.strategy, estimator=estimator, seed=ctx.seed, seed_size=cfg.seed_size,
                           batch_size=cfg.batch_size, budget=budget, stop=cfg.stop, random_share=cfg.random_share,
                           energy=ctx.meter if callable(ctx.meter) else None)

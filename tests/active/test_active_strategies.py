@@ -15,9 +15,12 @@ from curate.active.strategies import (
     QueryState,
     build_committee,
     cluster_rows,
+    default_clusters,
     default_estimator,
     fit_model,
+    hac_clusters,
     select,
+    strategy_clusters,
 )
 from curate.errors import ConfigError, InputError
 
@@ -31,7 +34,7 @@ def _build(labelled: int, seed: int = 0) -> QueryState:
     lab, pool = order[:labelled], np.sort(order[labelled + 10:])  # 10 rows neither labelled nor in the pool
     estimator = default_estimator()
     return QueryState(X, lab, y[lab], pool, fit_model(estimator, X[lab], y[lab]), estimator, seed=seed,
-                      clusters=cluster_rows(X, 8, seed))
+                      clusters=cluster_rows(X, 8, seed))  # k-means; the cluster_margin tests read them too
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +117,95 @@ def test_bad_queries_get_clear_errors(state):
         select("margin", state, 1)
     with pytest.raises(ConfigError, match="did you mean 'margin'"):
         select("margin_sampling", state, 1)
+
+
+def _margins_by_hand(state: QueryState) -> tuple[np.ndarray, np.ndarray]:
+    """Each pool row's margin (top probability minus the second) and predicted class, from predict_proba."""
+    proba = state.model.predict_proba(state.X[state.pool])
+    top = np.sort(proba, axis=1)
+    return top[:, -1] - top[:, -2], proba.argmax(axis=1)
+
+
+def test_balanced_margin_goes_round_robin_over_predicted_classes(state):
+    margin, predicted = _margins_by_hand(state)
+    queues = {c: sorted(np.flatnonzero(predicted == c).tolist(), key=lambda i: margin[i]) for c in set(predicted)}
+    expected = []
+    for turn in range(max(len(q) for q in queues.values())):
+        heads = [q[turn] for q in queues.values() if turn < len(q)]
+        expected += sorted(heads, key=lambda i: margin[i])
+    picks = select("balanced_margin", state, 12)
+    assert picks.tolist() == state.pool[expected[:12]].tolist()
+    turns = min(len(q) for q in queues.values())  # every predicted class gets one pick per turn
+    even = select("balanced_margin", state, turns * len(queues))
+    assert np.bincount(predicted[np.searchsorted(state.pool, even)]).tolist() == [turns] * len(queues)
+    assert select("balanced_margin", state, len(state.pool)).tolist() == state.pool[expected].tolist()
+
+
+def test_cluster_margin_round_robins_the_smallest_margins_smallest_cluster_first(state):
+    margin, _ = _margins_by_hand(state)
+    n = 6
+    candidates = sorted(range(len(state.pool)), key=lambda i: margin[i])[:int(np.ceil(state.candidates * n))]
+    by_cluster: dict[int, list[int]] = {}
+    for i in candidates:  # already smallest margin first
+        by_cluster.setdefault(int(state.clusters[state.pool[i]]), []).append(i)
+    expected = []
+    for turn in range(max(len(q) for q in by_cluster.values())):
+        heads = [(len(q), margin[q[turn]], q[turn]) for q in by_cluster.values() if turn < len(q)]
+        expected += [i for _, _, i in sorted(heads)]
+    assert select("cluster_margin", state, n).tolist() == state.pool[expected[:n]].tolist()
+    assert len(set(state.clusters[select("cluster_margin", state, n)].tolist())) == min(n, len(by_cluster))
+
+
+def test_cluster_margin_with_every_row_a_candidate_spreads_over_all_clusters(state):
+    state.candidates = 1e6
+    in_pool = np.unique(state.clusters[state.pool])
+    picks = select("cluster_margin", state, len(in_pool))
+    assert sorted(state.clusters[picks].tolist()) == sorted(in_pool.tolist())
+
+
+def test_hac_clusters_match_scipy_average_linkage(state):
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from sklearn.metrics import adjusted_rand_score
+
+    dense = state.X[:80].toarray()
+    dense = dense / np.linalg.norm(dense, axis=1, keepdims=True)
+    ours = hac_clusters(dense, 7, seed=0)
+    tree = fcluster(linkage(dense, method="average", metric="cosine"), t=7, criterion="maxclust")
+    assert len(np.unique(ours)) == 7
+    assert adjusted_rand_score(ours, tree) == 1.0
+
+
+def test_hac_clusters_of_a_large_pool_go_through_micro_clusters(state):
+    clusters = hac_clusters(state.X, 5, seed=0, max_rows=40)  # sparse: reduced by SVD, then 40 micro-clusters
+    assert clusters.shape == (state.X.shape[0],) and len(np.unique(clusters)) == 5
+    assert np.array_equal(clusters, hac_clusters(state.X, 5, seed=0, max_rows=40))
+    assert len(np.unique(hac_clusters(state.X, 500, seed=0, max_rows=40))) == 40  # at most one per micro-cluster
+
+
+def test_strategy_clusters_only_for_the_clustered_strategies(state):
+    assert strategy_clusters("margin", state.X, 0) is None
+    assert len(np.unique(strategy_clusters("cluster_margin", state.X, 0))) == default_clusters(state.X.shape[0])
+    assert len(np.unique(strategy_clusters("diversity", state.X, 0, n_clusters=4))) == 4
+
+
+def test_random_share_mixes_uniform_picks_into_a_batch(state):
+    informed = select("margin", state, 6)
+    state.random_share = 0.4
+    picks = select("margin", state, 10)
+    assert picks[:6].tolist() == informed.tolist()  # the strategy's own picks come first
+    extra = picks[6:]
+    assert len(set(picks.tolist())) == 10 and set(extra.tolist()) <= set(state.pool.tolist())
+    assert not set(extra.tolist()) & set(informed.tolist())
+    assert np.array_equal(picks, select("margin", state, 10))  # seeded
+    state.random_share = 1.0
+    assert len(select("balanced_margin", state, 5)) == 5
+    state.random_share = 1.5
+    with pytest.raises(ConfigError, match="random_share 1.5 is not a share"):
+        select("margin", state, 3)
+
+
+def test_margin_picks_come_smallest_margin_first(state):
+    margin, _ = _margins_by_hand(state)
+    picks = select("margin", state, 15)
+    assert np.all(np.diff(margin[np.searchsorted(state.pool, picks)]) >= 0)
+    assert select("margin", state, 5).tolist() == picks[:5].tolist()  # a smaller batch is a prefix

@@ -1,0 +1,268 @@
+"""Which active-selection strategy and batch settings hold on every corpus: a matrix on validation splits.
+
+    HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_selection.py [--corpora tweets,noisy_ag_news,sms_spam,ag_digests]
+        [--variants all] [--features tfidf,static] [--seeds 3] [--summary-only]
+
+For each corpus of ``benchmarks/labelled_corpora.py``:
+
+1. A stratified 20% test split is set aside first (``curate.proxy.stratified_split``, seed 0,
+   as a pipeline with seed 0 splits it) and never read: this script drops it unseen.
+2. Exact duplicate texts are dropped from the rest (exact_dedup runs before active_select in
+   every recipe), and a stratified 20% validation split is carved off (seed 1).
+3. On the remaining pool, each selection variant (strategy x batch settings x the selector's
+   features, TF-IDF or static embeddings, with logistic regression) simulates labelling up to
+   80% of the pool with the corpus's label as the oracle (NoisyAG-News: the crowd label).
+4. At fractions 0.1 ... 0.8 of the pool, two proxy families that differ from the selector
+   (``make_model("tfidf")``: TF-IDF + logistic regression on the texts; ``make_model("mlp")``:
+   an MLP on static embeddings) are trained on the selected prefix, on uniform random subsets
+   of the same size (``--seeds`` seeds) and on the whole pool; the validation macro-F1 of each
+   is recorded (NoisyAG-News also against the original labels ``gt``).
+
+Rows go to ``benchmarks/.data/selection/<corpus>.parquet`` (one per fit); the summary printed
+at the end (markdown) gives, per corpus, variant and proxy: the smallest fraction within 1 point
+of the full pool, random's, and the gap to random at 0.3 and 0.5 and at worst over all fractions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+CACHE = Path(__file__).resolve().parent / ".data" / "selection"
+FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+PROXIES = ("tfidf", "mlp")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One selection setting: strategy, seed set, batches and random share."""
+
+    name: str
+    strategy: str
+    seed_size: int | str = "auto"
+    batch_size: int | str = "auto"
+    growth: float = 0.25
+    random_share: float = 0.0
+    class_weight: str | None = "balanced"
+
+
+VARIANTS = {v.name: v for v in (
+    Variant("margin_200_500", "margin", 200, 500, class_weight=None),
+    Variant("margin_unweighted", "margin", class_weight=None),
+    Variant("margin", "margin"),
+    Variant("balanced_margin", "balanced_margin"),
+    Variant("cluster_margin", "cluster_margin"),
+    Variant("margin_random20", "margin", random_share=0.2),
+    Variant("balanced_random20", "balanced_margin", random_share=0.2),
+    Variant("margin_growth10", "margin", growth=0.10),
+    Variant("margin_growth50", "margin", growth=0.50),
+    Variant("balanced_growth10", "balanced_margin", growth=0.10),
+    Variant("balanced_growth50", "balanced_margin", growth=0.50),
+)}
+DEFAULT_VARIANTS = ("margin_200_500", "margin_unweighted", "margin", "balanced_margin", "cluster_margin", "margin_random20",
+                    "balanced_random20")
+
+
+def splits(name: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(pool, validation) of a corpus; its test split is made and dropped unread."""
+    from labelled_corpora import load
+
+    from curate.proxy import stratified_split
+
+    frame = load(name).filter(pl.col("text").is_not_null() & pl.col("label").is_not_null())
+    rest, _test = stratified_split(frame, 0.2, seed=0)
+    del _test  # never read: the lead reads test splits once, later
+    rest = rest.unique("text", keep="first", maintain_order=True)
+    pool, validation = stratified_split(rest, 0.2, seed=1)
+    return pool, validation
+
+
+def embeddings(frame: pl.DataFrame) -> np.ndarray:
+    """Static (model2vec, distilled from all-MiniLM-L6-v2) embeddings, cached on disk."""
+    from curate.embed import EmbedderConfig, embed_frame
+
+    return embed_frame(frame, EmbedderConfig(embedder="static"))
+
+
+def select_order(variant: Variant, X, y: np.ndarray, budget: int, seed: int) -> tuple[np.ndarray, float]:
+    """Positions in the order the variant selects them (up to ``budget``) and the CPU seconds it took."""
+    from curate.active.loop import run_loop
+    from curate.active.strategies import default_estimator
+
+    started = time.process_time()
+    if variant.strategy == "random":
+        order = np.random.default_rng(seed).permutation(len(y))[:budget]
+    else:
+        estimator = default_estimator(X).set_params(class_weight=variant.class_weight)
+        result = run_loop(X, y, variant.strategy, estimator=estimator, seed=seed,
+                          seed_size=variant.seed_size, batch_size=variant.batch_size, budget=budget,
+                          random_share=variant.random_share, batch_growth=variant.growth)
+        order = result.order
+    return order, time.process_time() - started
+
+
+def fit_score(proxy: str, seed: int, rows: np.ndarray, data: dict) -> dict[str, float]:
+    """Validation macro-F1 (and accuracy) of one proxy trained on ``rows`` of the pool."""
+    from curate.proxy.metrics import scores
+    from curate.proxy.models import make_model
+
+    model = make_model(proxy, seed)
+    y = data["y"][rows]
+    if proxy == "tfidf":
+        model.fit(data["texts"][rows], y)
+        predicted = model.predict(data["val_texts"])
+    else:
+        model.fit(data["E"][rows], y)
+        predicted = model.predict(data["val_E"])
+    out = {}
+    for key, truth in data["val_truths"].items():
+        accuracy, f1 = scores(truth, np.asarray(predicted))
+        out[f"f1{key}"], out[f"acc{key}"] = f1, accuracy
+    return out
+
+
+def run_corpus(name: str, variants: list[Variant], features: list[str], seeds: int, log) -> pl.DataFrame:
+    """Every fit of the matrix for one corpus (cached rows are reused per variant)."""
+    from curate.active.curves import encode_labels
+    from curate.active.features import FeatureConfig, build_features
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"{name}.parquet"
+    done = pl.read_parquet(path) if path.exists() else None
+    started = time.perf_counter()
+    pool, validation = splits(name)
+    y, classes = encode_labels(pool["label"])
+    val_y, _ = encode_labels(validation["label"], classes)
+    truths = {"": val_y}
+    if "gt" in validation.columns:  # NoisyAG-News: the original labels (same class codes as the crowd's)
+        truths["_gt"] = encode_labels(validation["gt"], classes)[0]
+    E, val_E = embeddings(pool), embeddings(validation)
+    data = {"y": y, "texts": np.asarray(pool["text"].to_list(), dtype=object),
+            "val_texts": np.asarray(validation["text"].to_list(), dtype=object),
+            "E": E, "val_E": val_E, "val_truths": truths}
+    n = pool.height
+    log(f"{name}: pool {n:,}, validation {validation.height:,}, classes {len(classes)} "
+        f"({time.perf_counter() - started:.0f} s to load and embed)")
+    sizes = [math.ceil(f * n) for f in FRACTIONS]
+    rows: list[dict] = []
+
+    def have(arm: str) -> bool:
+        return done is not None and done.filter(pl.col("arm") == arm).height > 0
+
+    def record(arm: str, fraction: float, size: int, seed: int, proxy: str, picked: np.ndarray, **extra) -> None:
+        kept = np.bincount(y[picked], minlength=len(classes)) / np.bincount(y, minlength=len(classes))
+        rows.append({"corpus": name, "arm": arm, "fraction": fraction, "size": size, "seed": seed, "proxy": proxy,
+                     "min_class_kept": float(kept.min()), **fit_score(proxy, seed, picked, data), **extra})
+
+    if not have("full"):
+        for proxy in PROXIES:
+            record("full", 1.0, n, 0, proxy, np.arange(n))
+    if not have("random"):
+        for seed in range(seeds):
+            order = np.random.default_rng(1000 + seed).permutation(n)
+            for fraction, size in zip(FRACTIONS, sizes, strict=True):
+                for proxy in PROXIES:
+                    record("random", fraction, size, seed, proxy, order[:size])
+        log(f"  random subsets done ({time.perf_counter() - started:.0f} s)")
+    for feature in features:
+        X = (build_features(pool, FeatureConfig(source="tfidf"))[0] if feature == "tfidf" else E)
+        for variant in variants:
+            arm = f"{variant.name}/{feature}"
+            if have(arm):
+                continue
+            order, cpu = select_order(variant, X, y, sizes[-1], seed=0)
+            for fraction, size in zip(FRACTIONS, sizes, strict=True):
+                for proxy in PROXIES:
+                    record(arm, fraction, size, 0, proxy, order[:size], select_cpu_s=cpu)
+            log(f"  {arm}: selected in {cpu:.1f} CPU s ({time.perf_counter() - started:.0f} s)")
+    frame = pl.DataFrame(rows, infer_schema_length=None) if rows else None
+    if done is not None and frame is not None:
+        frame = pl.concat([done, frame], how="diagonal_relaxed")
+    elif frame is None:
+        frame = done
+    frame.write_parquet(path)
+    return frame
+
+
+def summarise(results: pl.DataFrame, metric: str = "f1") -> pl.DataFrame:
+    """Per corpus, arm and proxy: fraction to within 1 point of full, gaps to random (points)."""
+    full = results.filter(pl.col("arm") == "full").select("corpus", "proxy", full=metric)
+    random = (results.filter(pl.col("arm") == "random").group_by("corpus", "proxy", "fraction")
+              .agg(pl.col(metric).mean().alias("random"), pl.col(metric).std().alias("random_std")))
+    arms = (results.filter(pl.col("arm") != "full")
+            .group_by("corpus", "arm", "proxy", "fraction")
+            .agg(pl.col(metric).mean().alias("score"), pl.col("min_class_kept").mean())
+            .join(random, on=["corpus", "proxy", "fraction"]).join(full, on=["corpus", "proxy"])
+            .with_columns(gap=100 * (pl.col("score") - pl.col("random")), within=pl.col("score") >= pl.col("full") - 0.01)
+            .sort("corpus", "arm", "proxy", "fraction"))
+
+    def at(fraction: float, column: str) -> pl.Expr:
+        return pl.col(column).filter(pl.col("fraction") == fraction).first()
+
+    return (arms.group_by("corpus", "arm", "proxy", maintain_order=True)
+            .agg(pl.col("full").first(), pl.col("fraction").filter(pl.col("within")).min().alias("to_1pt"),
+                 at(0.3, "gap").alias("gap_30"), at(0.5, "gap").alias("gap_50"), pl.col("gap").min().alias("worst_gap"),
+                 at(0.5, "min_class_kept").alias("min_class_kept_50"), at(0.5, "random_std").alias("random_std_50")))
+
+
+def print_summary(results: pl.DataFrame, metric: str = "f1") -> None:
+    """The summary as markdown tables, one per corpus."""
+    summary = summarise(results, metric)
+    for (corpus,), part in summary.group_by("corpus", maintain_order=True):
+        full = {p: part.filter(pl.col("proxy") == p)["full"][0] for p in PROXIES}
+        std = {p: 100 * (part.filter((pl.col("proxy") == p) & (pl.col("arm") == "random"))["random_std_50"][0] or 0)
+               for p in PROXIES}
+        print(f"\n### {corpus} ({metric}): full pool macro-F1 tfidf {full['tfidf']:.4f}, mlp {full['mlp']:.4f}; "
+              f"random seed std at 0.5: tfidf {std['tfidf']:.2f} pt, mlp {std['mlp']:.2f} pt\n")
+        print("| variant / selector features | tfidf: to 1 pt | gap 0.3 | gap 0.5 | worst gap | mlp: to 1 pt | gap 0.3 "
+              "| gap 0.5 | worst gap | smallest class kept at 0.5 |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        order = sorted(part["arm"].unique().to_list(), key=lambda a: (a != "random", a))
+        for arm in order:
+            cells = []
+            for proxy in PROXIES:
+                row = part.filter((pl.col("arm") == arm) & (pl.col("proxy") == proxy)).row(0, named=True)
+                reach = "-" if row["to_1pt"] is None else f"{row['to_1pt']:.1f}"
+                cells += [reach, f"{row['gap_30']:+.2f}", f"{row['gap_50']:+.2f}", f"{row['worst_gap']:+.2f}"]
+            kept = part.filter(pl.col("arm") == arm)["min_class_kept_50"][0]
+            print(f"| {arm} | " + " | ".join(cells) + f" | {kept:.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpora", default="tweets,noisy_ag_news,sms_spam,ag_digests")
+    parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), help="comma-separated, or 'all'")
+    parser.add_argument("--features", default="tfidf,static")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds of the random subsets")
+    parser.add_argument("--summary-only", action="store_true", help="summarise the cached rows only")
+    args = parser.parse_args()
+    names = list(VARIANTS) if args.variants == "all" else args.variants.split(",")
+    variants = [VARIANTS[v] for v in names]
+    features = args.features.split(",")
+    frames = []
+    for corpus in args.corpora.split(","):
+        if args.summary_only:
+            frames.append(pl.read_parquet(CACHE / f"{corpus}.parquet"))
+        else:
+            frames.append(run_corpus(corpus, variants, features, args.seeds, lambda m: print(m, flush=True)))
+    results = pl.concat(frames, how="diagonal_relaxed")
+    arms = {"full", "random"} | {f"{v}/{f}" for v in names for f in features}
+    results = results.filter(pl.col("arm").is_in(arms))
+    print_summary(results)
+    if "f1_gt" in results.columns:
+        print_summary(results.filter(pl.col("f1_gt").is_not_null()), "f1_gt")
+
+
+if __name__ == "__main__":
+    main()
