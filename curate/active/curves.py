@@ -89,8 +89,7 @@ def simulate(data: pl.DataFrame, *, oracle: str = LABEL, strategies: Sequence[st
         with the accuracy of the model trained on every pool label.
     """
     features = features or FeatureConfig()
-    if estimator is not None:
-        check_estimator(estimator)
+    estimator = check_estimator(estimator if estimator is not None else default_estimator())
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     if oracle not in data.columns:
         raise InputError(f"oracle column '{oracle}' not found; columns are: {', '.join(data.columns)}",
@@ -102,7 +101,6 @@ def simulate(data: pl.DataFrame, *, oracle: str = LABEL, strategies: Sequence[st
     y, classes = encode_labels(data[oracle])
     y_test, _ = encode_labels(test[oracle], classes)
     X, X_test = build_features(data, features, extra=test)
-    estimator = estimator if estimator is not None else default_estimator(X)
     count = resolve_budget(budget, data.height)
     full = fit_model(estimator, X, y)
     full_accuracy = float((full.predict(X_test) == y_test).mean()) if full is not None else None

@@ -73,23 +73,18 @@ class QueryState:
     candidates: float = 10.0
 
 
-def default_estimator(X: Any = None) -> Any:
-    """Logistic regression with balanced class weights: lbfgs on dense features (embeddings), saga
-    with ``tol=1e-3`` on sparse ones (TF-IDF).
+def default_estimator() -> Any:
+    """Logistic regression with balanced class weights, fitted by saga with ``tol=1e-3``.
 
     Balanced weights keep the early models, fitted on a few dozen labels, from predicting the
-    majority class everywhere (TF-IDF on 40 labelled NoisyAG-News rows: macro-F1 0.13 on the
-    rest of the pool unweighted, 0.17 balanced; 150 rows: 0.15 and 0.48), which is what
-    margin sampling then queries around. On TF-IDF of 30k tweets, a loop selecting half of
-    them takes 2 CPU-seconds of fits with saga and 57 with lbfgs, at the same accuracy
-    (docs/BENCHMARKS.md).
+    majority class everywhere (TF-IDF on 150 labelled NoisyAG-News rows: macro-F1 0.15 on the
+    rest of the pool unweighted, 0.48 balanced), which is what margin sampling then queries
+    around. saga is about 10x (embeddings) to 25x (TF-IDF) faster than lbfgs in the loop at
+    the same accuracy (docs/BENCHMARKS.md); it needs scaled features, which curate's
+    embeddings (L2-normalised) and TF-IDF rows are.
     """
     linear = require("sklearn.linear_model", "active", "scikit-learn")
-    sparse = require("scipy.sparse", "active", "scipy")
-    if X is not None and sparse.issparse(X):
-        return linear.LogisticRegression(solver="saga", tol=1e-3, max_iter=1000, random_state=0,
-                                         class_weight="balanced")
-    return linear.LogisticRegression(max_iter=1000, class_weight="balanced")
+    return linear.LogisticRegression(solver="saga", tol=1e-3, max_iter=1000, random_state=0, class_weight="balanced")
 
 
 def check_estimator(estimator: Any) -> Any:

@@ -55,7 +55,7 @@ class ActiveSelect(Stage):
         budget = resolve_budget(cfg.budget, df.height)
         y, _ = encode_labels(df[cfg.oracle])
         X, _ = build_features(df, cfg.features, ctx)
-        estimator = default_estimator(X).set_params(C=cfg.C, class_weight=cfg.class_weight)
+        estimator = default_estimator().set_params(C=cfg.C, class_weight=cfg.class_weight)
         result = run_loop(X, y, cfg.strategy, estimator=estimator, seed=ctx.seed, seed_size=cfg.seed_size,
                           batch_size=cfg.batch_size, budget=budget, stop=cfg.stop, random_share=cfg.random_share,
                           energy=ctx.meter if callable(ctx.meter) else None)

@@ -167,7 +167,7 @@ def test_auto_batches_grow_with_the_labelled_rows():
     frame = synthetic_texts(900, classes=3)
     X, _ = build_features(frame, TFIDF)
     y = frame["label"].to_numpy()
-    result = run_loop(X, y, "margin", estimator=default_estimator(X), seed=0, seed_size="auto", batch_size="auto",
+    result = run_loop(X, y, "margin", estimator=default_estimator(), seed=0, seed_size="auto", batch_size="auto",
                       budget=450)
     sizes = np.bincount(result.round_of).tolist()
     expected, labelled = [auto_seed_size(900, 3)], auto_seed_size(900, 3)
@@ -188,7 +188,7 @@ def test_auto_batches_pick_the_same_rows_whatever_the_budget(strategy):
     y = frame["label"].to_numpy()
 
     def order(budget):
-        return run_loop(X, y, strategy, estimator=default_estimator(X), seed=4, seed_size="auto",
+        return run_loop(X, y, strategy, estimator=default_estimator(), seed=4, seed_size="auto",
                         batch_size="auto", budget=budget).order
 
     small, large = order(100), order(240)
@@ -199,13 +199,13 @@ def test_explicit_sizes_and_bad_sizes():
     frame = synthetic_texts(120)
     X, _ = build_features(frame, TFIDF)
     y = frame["label"].to_numpy()
-    result = run_loop(X, y, "balanced_margin", estimator=default_estimator(X), seed=0, seed_size=12, batch_size=25,
+    result = run_loop(X, y, "balanced_margin", estimator=default_estimator(), seed=0, seed_size=12, batch_size=25,
                       budget=90, random_share=0.2)
     assert np.bincount(result.round_of).tolist() == [12, 25, 25, 25, 3]
     with pytest.raises(InputError, match="batch_size 'lots' is not a number"):
-        run_loop(X, y, "margin", estimator=default_estimator(X), seed=0, seed_size=5, batch_size="lots", budget=20)
+        run_loop(X, y, "margin", estimator=default_estimator(), seed=0, seed_size=5, batch_size="lots", budget=20)
     with pytest.raises(InputError, match="batch_growth 0 is not positive"):
-        run_loop(X, y, "margin", estimator=default_estimator(X), seed=0, seed_size=5, batch_size="auto", budget=20,
+        run_loop(X, y, "margin", estimator=default_estimator(), seed=0, seed_size=5, batch_size="auto", budget=20,
                  batch_growth=0)
 
 
