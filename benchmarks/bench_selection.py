@@ -1,7 +1,9 @@
 """Which active-selection strategy and batch settings hold on every corpus: a matrix on validation splits.
 
     HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_selection.py [--corpora tweets,noisy_ag_news,sms_spam,ag_digests]
-        [--variants all] [--features tfidf,static] [--seeds 3] [--summary-only]
+        [--variants margin,balanced_margin,...] [--features tfidf,static] [--seeds 3] [--mlp-seeds 2]
+        [--selection-seeds 0,1] [--summary-only]
+    HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_selection.py --timing
 
 For each corpus of ``benchmarks/labelled_corpora.py``:
 
@@ -22,7 +24,8 @@ For each corpus of ``benchmarks/labelled_corpora.py``:
 
 Rows go to ``benchmarks/.data/selection/<corpus>.parquet`` (one per fit); the summary printed
 at the end (markdown) gives, per corpus, variant and proxy: the smallest fraction within 1 point
-of the full pool, random's, and the gap to random at 0.3 and 0.5 and at worst over all fractions.
+of the full pool, and the gap to random (points of macro-F1) at 0.1, 0.3 and 0.5 and at worst
+over fractions 0.2-0.8.
 """
 
 from __future__ import annotations
@@ -56,20 +59,25 @@ class Variant:
     batch_size: int | str = "auto"
     growth: float = 0.25
     random_share: float = 0.0
-    class_weight: str | None = "balanced"
+    class_weight: str | None = None
 
 
 VARIANTS = {v.name: v for v in (
-    Variant("margin_200_500", "margin", 200, 500, class_weight=None),  # the pipelines' settings before issue 12
-    Variant("margin_unweighted", "margin", class_weight=None),
+    Variant("margin_200_500", "margin", 200, 500),  # the pipelines' settings before issue 12
     Variant("margin", "margin"),
-    Variant("balanced_unweighted", "balanced_margin", class_weight=None),
     Variant("balanced_margin", "balanced_margin"),
     Variant("cluster_margin", "cluster_margin"),
     Variant("margin_random20", "margin", random_share=0.2),
     Variant("balanced_random20", "balanced_margin", random_share=0.2),
     Variant("balanced_growth10", "balanced_margin", growth=0.10),
     Variant("balanced_growth50", "balanced_margin", growth=0.50),
+    Variant("margin_weighted", "margin", class_weight="balanced"),
+    Variant("balanced_weighted", "balanced_margin", class_weight="balanced"),
+    Variant("cluster_weighted", "cluster_margin", class_weight="balanced"),
+    Variant("margin_weighted_random20", "margin", random_share=0.2, class_weight="balanced"),
+    Variant("balanced_weighted_random20", "balanced_margin", random_share=0.2, class_weight="balanced"),
+    Variant("balanced_weighted_growth10", "balanced_margin", growth=0.10, class_weight="balanced"),
+    Variant("balanced_weighted_growth50", "balanced_margin", growth=0.50, class_weight="balanced"),
 )}
 
 
@@ -131,15 +139,23 @@ def fit_score(proxy: str, seed: int, rows: np.ndarray, data: dict) -> dict[str, 
     return out
 
 
+def load_rows(path: Path) -> pl.DataFrame:
+    """Cached rows of one corpus (rows from before selection seeds were recorded used seed 0)."""
+    rows = pl.read_parquet(path)
+    if "sel_seed" not in rows.columns:
+        rows = rows.with_columns(sel_seed=pl.lit(0, pl.Int64))
+    return rows.with_columns(pl.col("sel_seed").fill_null(0))
+
+
 def run_corpus(name: str, variants: list[Variant], features: list[str], seeds: int, mlp_seeds: int,
-               log) -> pl.DataFrame:
+               selection_seeds: list[int], log) -> pl.DataFrame:
     """Every fit of the matrix for one corpus (cached rows are reused per variant)."""
     from curate.active.curves import encode_labels
     from curate.active.features import FeatureConfig, build_features
 
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"{name}.parquet"
-    done = pl.read_parquet(path) if path.exists() else None
+    done = load_rows(path) if path.exists() else None
     started = time.perf_counter()
     pool, validation = splits(name)
     y, classes = encode_labels(pool["label"])
@@ -157,8 +173,8 @@ def run_corpus(name: str, variants: list[Variant], features: list[str], seeds: i
     sizes = [math.ceil(f * n) for f in FRACTIONS]
     rows: list[dict] = []
 
-    def have(arm: str) -> bool:
-        return done is not None and done.filter(pl.col("arm") == arm).height > 0
+    def have(arm: str, sel_seed: int = 0) -> bool:
+        return done is not None and done.filter((pl.col("arm") == arm) & (pl.col("sel_seed") == sel_seed)).height > 0
 
     def record(arm: str, fraction: float, size: int, seed: int, proxy: str, picked: np.ndarray, **extra) -> None:
         kept = np.bincount(y[picked], minlength=len(classes)) / np.bincount(y, minlength=len(classes))
@@ -179,14 +195,16 @@ def run_corpus(name: str, variants: list[Variant], features: list[str], seeds: i
         X = (build_features(pool, FeatureConfig(source="tfidf"))[0] if feature == "tfidf" else E)
         for variant in variants:
             arm = f"{variant.name}/{feature}"
-            if have(arm):
-                continue
-            order, cpu = select_order(variant, X, y, sizes[-1], seed=0)
-            for fraction, size in zip(FRACTIONS, sizes, strict=True):
-                record(arm, fraction, size, 0, "tfidf", order[:size], select_cpu_s=cpu)
-                for seed in range(mlp_seeds):  # the MLP varies with its seed on small sets; TF-IDF + saga hardly
-                    record(arm, fraction, size, seed, "mlp", order[:size], select_cpu_s=cpu)
-            log(f"  {arm}: selected in {cpu:.1f} CPU s ({time.perf_counter() - started:.0f} s)")
+            for sel_seed in selection_seeds:
+                if have(arm, sel_seed):
+                    continue
+                order, cpu = select_order(variant, X, y, sizes[-1], seed=sel_seed)
+                for fraction, size in zip(FRACTIONS, sizes, strict=True):
+                    record(arm, fraction, size, 0, "tfidf", order[:size], select_cpu_s=cpu, sel_seed=sel_seed)
+                    for seed in range(mlp_seeds):  # the MLP varies with its seed on small sets; TF-IDF + saga hardly
+                        record(arm, fraction, size, seed, "mlp", order[:size], select_cpu_s=cpu, sel_seed=sel_seed)
+                log(f"  {arm} (selection seed {sel_seed}): selected in {cpu:.1f} CPU s "
+                    f"({time.perf_counter() - started:.0f} s)")
     frame = pl.DataFrame(rows, infer_schema_length=None) if rows else None
     if done is not None and frame is not None:
         frame = pl.concat([done, frame], how="diagonal_relaxed")
@@ -213,7 +231,8 @@ def summarise(results: pl.DataFrame, metric: str = "f1") -> pl.DataFrame:
 
     return (arms.group_by("corpus", "arm", "proxy", maintain_order=True)
             .agg(pl.col("full").first(), pl.col("fraction").filter(pl.col("within")).min().alias("to_1pt"),
-                 at(0.3, "gap").alias("gap_30"), at(0.5, "gap").alias("gap_50"), pl.col("gap").min().alias("worst_gap"),
+                 at(0.1, "gap").alias("gap_10"), at(0.3, "gap").alias("gap_30"), at(0.5, "gap").alias("gap_50"),
+                 pl.col("gap").filter(pl.col("fraction") >= 0.2).min().alias("worst_gap"),
                  at(0.5, "min_class_kept").alias("min_class_kept_50"), at(0.5, "random_std").alias("random_std_50")))
 
 
@@ -226,18 +245,71 @@ def print_summary(results: pl.DataFrame, metric: str = "f1") -> None:
                for p in PROXIES}
         print(f"\n### {corpus} ({metric}): full pool macro-F1 tfidf {full['tfidf']:.4f}, mlp {full['mlp']:.4f}; "
               f"random seed std at 0.5: tfidf {std['tfidf']:.2f} pt, mlp {std['mlp']:.2f} pt\n")
-        print("| variant / selector features | tfidf: to 1 pt | gap 0.3 | gap 0.5 | worst gap | mlp: to 1 pt | gap 0.3 "
-              "| gap 0.5 | worst gap | smallest class kept at 0.5 |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        print("| variant / selector features | tfidf: to 1 pt | gap 0.1 | gap 0.3 | gap 0.5 | worst gap 0.2-0.8 "
+              "| mlp: to 1 pt | gap 0.1 | gap 0.3 | gap 0.5 | worst gap 0.2-0.8 | smallest class kept at 0.5 |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         order = sorted(part["arm"].unique().to_list(), key=lambda a: (a != "random", a))
         for arm in order:
             cells = []
             for proxy in PROXIES:
                 row = part.filter((pl.col("arm") == arm) & (pl.col("proxy") == proxy)).row(0, named=True)
                 reach = "-" if row["to_1pt"] is None else f"{row['to_1pt']:.1f}"
-                cells += [reach, f"{row['gap_30']:+.2f}", f"{row['gap_50']:+.2f}", f"{row['worst_gap']:+.2f}"]
+                cells += [reach] + [f"{row[k]:+.2f}" for k in ("gap_10", "gap_30", "gap_50", "worst_gap")]
             kept = part.filter(pl.col("arm") == arm)["min_class_kept_50"][0]
             print(f"| {arm} | " + " | ".join(cells) + f" | {kept:.2f} |")
+
+
+def timing(log) -> None:
+    """CPU and wall seconds of selecting half of the demo tweets' pool: the defaults against the
+    settings before issue 12 (lbfgs, unweighted, seed 200, batches of 2000) in the same run."""
+    from labelled_corpora import tweets
+    from sklearn.linear_model import LogisticRegression
+
+    from curate.active.curves import encode_labels
+    from curate.active.features import FeatureConfig, build_features
+    from curate.active.loop import run_loop
+    from curate.active.strategies import default_estimator
+    from curate.proxy import stratified_split
+
+    frame = tweets().filter(pl.col("text").is_not_null())
+    pool, _test = stratified_split(frame, 0.2, seed=0)
+    del _test
+    y, _ = encode_labels(pool["label"])
+    wall, cpu = time.perf_counter(), time.process_time()
+    X, _ = build_features(pool, FeatureConfig(source="tfidf", max_features=50_000, ngrams=2))
+    log(f"tweets pool {pool.height:,} rows; TF-IDF (50k word 1-2-grams): {time.process_time() - cpu:.1f} CPU s, "
+        f"{time.perf_counter() - wall:.1f} s\n")
+    lbfgs = LogisticRegression(max_iter=1000)
+    runs = [("before: margin, lbfgs, unweighted, seed 200, batch 2000", "margin", lbfgs, 200, 2000),
+            ("margin, lbfgs, unweighted, auto", "margin", lbfgs, "auto", "auto")]
+    runs += [(f"{s}, defaults (saga, balanced, auto)", s, default_estimator(), "auto", "auto")
+             for s in ("margin", "balanced_margin", "cluster_margin")]
+    log("| selection of 50% | rounds | CPU s | wall s |\n|---|---|---|---|")
+    for label, strategy, estimator, seed_size, batch_size in runs:
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = run_loop(X, y, strategy, estimator=estimator, seed=0, seed_size=seed_size, batch_size=batch_size,
+                          budget=pool.height // 2)
+        log(f"| {label} | {result.rounds} | {time.process_time() - cpu:.1f} | {time.perf_counter() - wall:.1f} |")
+
+
+def print_across(results: pl.DataFrame, metric: str = "f1") -> None:
+    """One row per variant: its worst cell over every corpus and both proxies (points vs random)."""
+    summary = summarise(results, metric).filter(pl.col("arm") != "random")
+    corpora = summary["corpus"].n_unique()
+    across = (summary.group_by("arm")
+              .agg(pl.col("gap_30").min(), pl.col("gap_50").min(), pl.col("worst_gap").min(),
+                   pl.col("gap_10").min(), pl.col("gap_50").mean().alias("mean_gap_50"),
+                   pl.col("to_1pt").max().alias("to_1pt_max"), pl.col("to_1pt").null_count().alias("never"),
+                   pl.len().alias("cells"))
+              .sort("worst_gap", descending=True))
+    print(f"\n### Across {corpora} corpora x 2 proxies ({metric}): each variant's worst cell, points of macro-F1 vs random\n")
+    print("| variant / selector features | worst gap 0.3 | worst gap 0.5 | worst gap 0.2-0.8 | worst gap 0.1 "
+          "| mean gap 0.5 | largest fraction to 1 pt of full | cells never within 1 pt |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in across.iter_rows(named=True):
+        reach = "-" if row["to_1pt_max"] is None else f"{row['to_1pt_max']:.1f}"
+        print(f"| {row['arm']} | {row['gap_30']:+.2f} | {row['gap_50']:+.2f} | {row['worst_gap']:+.2f} "
+              f"| {row['gap_10']:+.2f} | {row['mean_gap_50']:+.2f} | {reach} | {row['never']} of {row['cells']} |")
 
 
 def main() -> None:
@@ -247,22 +319,30 @@ def main() -> None:
     parser.add_argument("--features", default="tfidf,static")
     parser.add_argument("--seeds", type=int, default=3, help="seeds of the random subsets")
     parser.add_argument("--mlp-seeds", type=int, default=2, help="MLP seeds per selected prefix")
+    parser.add_argument("--selection-seeds", default="0", help="comma-separated seeds of the selection runs")
     parser.add_argument("--summary-only", action="store_true", help="summarise the cached rows only")
+    parser.add_argument("--timing", action="store_true", help="only time the selection of half of the demo tweets")
     args = parser.parse_args()
+    if args.timing:
+        timing(lambda m: print(m, flush=True))
+        return
     names = args.variants.split(",")
     variants = [VARIANTS[v] for v in names]
     features = args.features.split(",")
+    selection_seeds = [int(seed) for seed in args.selection_seeds.split(",")]
     frames = []
     for corpus in args.corpora.split(","):
         if args.summary_only:
-            frames.append(pl.read_parquet(CACHE / f"{corpus}.parquet"))
+            frames.append(load_rows(CACHE / f"{corpus}.parquet"))
         else:
-            frames.append(run_corpus(corpus, variants, features, args.seeds, args.mlp_seeds,
+            frames.append(run_corpus(corpus, variants, features, args.seeds, args.mlp_seeds, selection_seeds,
                                      lambda m: print(m, flush=True)))
     results = pl.concat(frames, how="diagonal_relaxed")
     arms = {"full", "random"} | {f"{v}/{f}" for v in names for f in features}
     results = results.filter(pl.col("arm").is_in(arms))
     print_summary(results)
+    if results["corpus"].n_unique() > 1:
+        print_across(results)
     if "f1_gt" in results.columns:
         print_summary(results.filter(pl.col("f1_gt").is_not_null()), "f1_gt")
 

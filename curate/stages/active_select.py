@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
-from pydantic import Field, PositiveInt
+from pydantic import Field, field_validator
 
 from curate.active.curves import encode_labels, resolve_budget
 from curate.active.features import FeatureConfig, build_features
@@ -27,13 +27,20 @@ class ActiveSelectConfig(StageConfig):
     oracle: str = Field(LABEL, description="Column with the labels that answer each query (the oracle).")
     strategy: Literal[STRATEGIES] = Field("margin", description="Query strategy.")
     budget: int | float = Field(0.5, gt=0, description="Rows to select: a count, or a fraction of the input in (0, 1].")
-    seed_size: PositiveInt | Literal["auto"] = Field("auto", description="Random seed set the loop starts from (it holds a row of every class); auto: 10 rows per class or 0.5% of the input, the larger.")
-    batch_size: PositiveInt | Literal["auto"] = Field("auto", description="Rows labelled per round; auto: a quarter of the rows labelled so far, so no query of an early model picks most of the budget.")
+    seed_size: int | Literal["auto"] = Field("auto", description="Random seed set the loop starts from (it holds a row of every class); auto: 10 rows per class or 0.5% of the input, the larger.")
+    batch_size: int | Literal["auto"] = Field("auto", description="Rows labelled per round; auto: a quarter of the rows labelled so far, so no query of an early model picks most of the budget.")
     random_share: float = Field(0.0, ge=0, le=1, description="Share of every batch picked at random instead of by the strategy.")
     stop: StopConfig = Field(default_factory=StopConfig, description="Further stopping criteria (energy budget, stable predictions).")
     features: FeatureConfig = Field(default_factory=FeatureConfig, description="Features of the model (embeddings or tfidf).")
     C: float = Field(1.0, gt=0, description="Inverse regularisation of the logistic-regression model.")
-    class_weight: Literal["balanced"] | None = Field("balanced", description="Class weights of the model: balanced (early models with few labels then do not predict the majority class everywhere) or null (unweighted).")
+    class_weight: Literal["balanced"] | None = Field(None, description="Class weights of the model: null (unweighted) or balanced.")
+
+    @field_validator("seed_size", "batch_size")
+    @classmethod
+    def _positive(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("must be a count of at least 1, or 'auto'")
+        return value
 
 
 @register("active_select")
