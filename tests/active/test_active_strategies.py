@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import polars as pl
 import pytest
 from active_helpers import TFIDF, synthetic_texts
 
@@ -126,34 +127,65 @@ def _margins_by_hand(state: QueryState) -> tuple[np.ndarray, np.ndarray]:
     return top[:, -1] - top[:, -2], proba.argmax(axis=1)
 
 
-def test_balanced_margin_goes_round_robin_over_predicted_classes(state):
+def _balanced_margin_by_hand(state: QueryState) -> list[int]:
+    """Pool positions in class-balanced margin order, computed with plain Python loops."""
     margin, predicted = _margins_by_hand(state)
     queues = {c: sorted(np.flatnonzero(predicted == c).tolist(), key=lambda i: margin[i]) for c in set(predicted)}
-    expected = []
+    order = []
     for turn in range(max(len(q) for q in queues.values())):
-        heads = [q[turn] for q in queues.values() if turn < len(q)]
-        expected += sorted(heads, key=lambda i: margin[i])
-    picks = select("balanced_margin", state, 12)
-    assert picks.tolist() == state.pool[expected[:12]].tolist()
-    turns = min(len(q) for q in queues.values())  # every predicted class gets one pick per turn
-    even = select("balanced_margin", state, turns * len(queues))
-    assert np.bincount(predicted[np.searchsorted(state.pool, even)]).tolist() == [turns] * len(queues)
-    assert select("balanced_margin", state, len(state.pool)).tolist() == state.pool[expected].tolist()
+        order += sorted((q[turn] for q in queues.values() if turn < len(q)), key=lambda i: margin[i])
+    return order
 
 
-def test_cluster_margin_round_robins_the_smallest_margins_smallest_cluster_first(state):
+def _cluster_margin_by_hand(state: QueryState, n: int) -> list[int]:
+    """Pool positions Cluster-Margin picks for a batch of ``n``, computed with plain Python loops."""
     margin, _ = _margins_by_hand(state)
-    n = 6
     candidates = sorted(range(len(state.pool)), key=lambda i: margin[i])[:int(np.ceil(state.candidates * n))]
     by_cluster: dict[int, list[int]] = {}
     for i in candidates:  # already smallest margin first
         by_cluster.setdefault(int(state.clusters[state.pool[i]]), []).append(i)
-    expected = []
+    order = []
     for turn in range(max(len(q) for q in by_cluster.values())):
-        heads = [(len(q), margin[q[turn]], q[turn]) for q in by_cluster.values() if turn < len(q)]
-        expected += [i for _, _, i in sorted(heads)]
-    assert select("cluster_margin", state, n).tolist() == state.pool[expected[:n]].tolist()
-    assert len(set(state.clusters[select("cluster_margin", state, n)].tolist())) == min(n, len(by_cluster))
+        order += [i for _, _, i in sorted((len(q), margin[q[turn]], q[turn]) for q in by_cluster.values() if turn < len(q))]
+    return order[:n]
+
+
+def test_balanced_margin_goes_round_robin_over_predicted_classes(state):
+    expected = _balanced_margin_by_hand(state)
+    assert select("balanced_margin", state, 12).tolist() == state.pool[expected[:12]].tolist()
+    assert select("balanced_margin", state, len(state.pool)).tolist() == state.pool[expected].tolist()
+    _, predicted = _margins_by_hand(state)
+    classes, counts = np.unique(predicted, return_counts=True)
+    even = select("balanced_margin", state, counts.min() * len(classes))  # every predicted class gets one per turn
+    assert np.bincount(predicted[np.searchsorted(state.pool, even)]).tolist() == [counts.min()] * len(classes)
+
+
+def test_cluster_margin_round_robins_the_smallest_margins_smallest_cluster_first(state):
+    for n in (1, 6, 20):
+        assert select("cluster_margin", state, n).tolist() == state.pool[_cluster_margin_by_hand(state, n)].tolist()
+    picks = select("cluster_margin", state, 6)
+    candidates = {int(state.clusters[state.pool[i]]) for i in _cluster_margin_by_hand(state, 60)}
+    assert len(set(state.clusters[picks].tolist())) == min(6, len(candidates))  # one per cluster while they last
+
+
+def test_new_strategies_on_real_sms(shared_data):
+    """The same hand computations on 400 real SMS (TF-IDF, 60 labelled) with average-linkage clusters."""
+    from curate.active.features import FeatureConfig
+
+    frame = pl.read_csv(shared_data / "sms_spam" / "SMSSpamCollection.tsv", separator="\t", has_header=False,
+                        new_columns=["label", "text"], quote_char=None).head(400)
+    X, _ = build_features(frame, FeatureConfig(source="tfidf"))
+    y = (frame["label"] == "spam").to_numpy().astype(np.int64)
+    labelled = np.concatenate([np.flatnonzero(y == 1)[:10], np.flatnonzero(y == 0)[:50]])
+    pool = np.setdiff1d(np.arange(frame.height), labelled)
+    estimator = default_estimator().set_params(class_weight="balanced")  # so that a few rows are predicted spam
+    model = fit_model(estimator, X[labelled], y[labelled])
+    real = QueryState(X, labelled, y[labelled], pool, model, estimator, clusters=hac_clusters(X, 20, seed=0))
+    assert select("balanced_margin", real, 30).tolist() == real.pool[_balanced_margin_by_hand(real)[:30]].tolist()
+    assert select("cluster_margin", real, 15).tolist() == real.pool[_cluster_margin_by_hand(real, 15)].tolist()
+    predicted_spam = pool[model.predict(X[pool]) == 1]
+    assert 0 < len(predicted_spam) < 10
+    assert set(predicted_spam) <= set(select("balanced_margin", real, 2 * len(predicted_spam)).tolist())
 
 
 def test_cluster_margin_with_every_row_a_candidate_spreads_over_all_clusters(state):
