@@ -25,11 +25,11 @@ class ActiveSelectConfig(StageConfig):
 
     type: Literal["active_select"] = "active_select"
     oracle: str = Field(LABEL, description="Column with the labels that answer each query (the oracle).")
-    strategy: Literal[STRATEGIES] = Field("margin", description="Query strategy.")
+    strategy: Literal[STRATEGIES] = Field("balanced_margin", description="Query strategy; balanced_margin (margin sampling spread over the predicted classes) held against random on every corpus of the selection benchmark.")
     budget: int | float = Field(0.5, gt=0, description="Rows to select: a count, or a fraction of the input in (0, 1].")
     seed_size: int | Literal["auto"] = Field("auto", description="Random seed set the loop starts from (it holds a row of every class); auto: 10 rows per class or 0.5% of the input, the larger.")
     batch_size: int | Literal["auto"] = Field("auto", description="Rows labelled per round; auto: a quarter of the rows labelled so far, so no query of an early model picks most of the budget.")
-    random_share: float = Field(0.0, ge=0, le=1, description="Share of every batch picked at random instead of by the strategy.")
+    random_share: float = Field(0.2, ge=0, le=1, description="Share of every batch picked at random instead of by the strategy (a guard against sampling bias).")
     stop: StopConfig = Field(default_factory=StopConfig, description="Further stopping criteria (energy budget, stable predictions).")
     features: FeatureConfig = Field(default_factory=FeatureConfig, description="Features of the model (embeddings or tfidf).")
     C: float = Field(1.0, gt=0, description="Inverse regularisation of the logistic-regression model.")

@@ -124,7 +124,7 @@ def test_pipeline_carries_curve_into_report(tmp_path):
     result = curate.run(config, data=frame)
     assert result.curated.height == 40
     stats = result.report["funnel"][-1]["stats"]
-    assert stats["strategy"] == "margin" and [p["labels"] for p in stats["curve"]] == [10, 25, 40]
+    assert stats["strategy"] == "balanced_margin" and [p["labels"] for p in stats["curve"]] == [10, 25, 40]
     assert (result.removed.filter(pl.col("stage") == "active_select")["reason"] == "not_selected").all()
 
 
