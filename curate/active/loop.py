@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from curate.active.stopping import EnergyUsed, ProcessTimeEnergy, StopConfig, energy_kind, stop_reason
 from curate.active.step import ActiveStep
+from curate.active.stopping import EnergyUsed, ProcessTimeEnergy, StopConfig, energy_kind, stop_reason
 from curate.errors import InputError
 
 AUTO = "auto"

@@ -16,9 +16,9 @@ import numpy as np
 import polars as pl
 
 from curate.active.features import FeatureConfig, build_features
+from curate.active.step import ActiveStep, Fitted
 from curate.active.stopping import ProcessTimeEnergy, StopConfig, stop_reason
 from curate.active.store import Store, now
-from curate.active.step import ActiveStep, Fitted
 from curate.active.strategies import check_estimator, check_strategy, default_estimator
 from curate.errors import InputError, require
 from curate.schema import ID, TEXT
