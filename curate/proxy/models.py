@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from curate.errors import require
+from curate.tfidf import tfidf_vectorizer
 
 
 class MLPClassifier:
@@ -94,9 +95,8 @@ def make_model(kind: str, seed: int, max_iter: int = 1000, hidden: int = 256, ma
     linear = require("sklearn.linear_model", "proxy", "scikit-learn")
     if kind == "logreg":
         return linear.LogisticRegression(max_iter=max_iter, random_state=seed)
-    text = require("sklearn.feature_extraction.text", "proxy", "scikit-learn")
     pipeline = require("sklearn.pipeline", "proxy", "scikit-learn")
     # saga suits sparse TF-IDF: ~15x faster than lbfgs here at the same macro-F1
-    return pipeline.make_pipeline(text.TfidfVectorizer(sublinear_tf=True, dtype=np.float32),
+    return pipeline.make_pipeline(tfidf_vectorizer(),
                                   linear.LogisticRegression(solver="saga", tol=1e-3, max_iter=max_iter,
                                                             random_state=seed))

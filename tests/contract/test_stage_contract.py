@@ -157,3 +157,32 @@ def test_every_stage_shows_examples(stage_class):
 def test_config_is_strict(stage_class):
     with pytest.raises(ValueError):
         stage_class.Config(no_such_parameter=1)
+
+
+def test_the_adding_a_stage_page_shows_a_stage_that_works(tmp_path):
+    """docs/adding_a_stage.md's file, run as written, registers a stage that decides as the suite's own."""
+    import importlib.util
+    import re
+    import sys
+    from pathlib import Path
+
+    from curate.registry import unregister
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "adding_a_stage.md").read_text(encoding="utf-8")
+    source = re.search(r"```python\n(.*?)```", page, re.S).group(1)
+    (tmp_path / "cap_per_key.py").write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("cap_per_key_from_the_docs", tmp_path / "cap_per_key.py")
+    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        documented = get_stage("cap_per_key")
+        assert documented is module.CapPerKey and documented.kind == "shuffle"
+        df = contract_frame(60)
+        for params in ({}, *CapPerKey.examples):
+            ours = CapPerKey(CapPerKey.Config(**params)).apply(df, _ctx(tmp_path / "ours"))
+            theirs = documented(documented.Config(**params)).apply(df, _ctx(tmp_path / "docs"))
+            assert theirs.kept.equals(ours.kept) and theirs.stats == ours.stats
+            assert theirs.removed.drop("stage").equals(ours.removed.drop("stage"))
+    finally:
+        unregister("cap_per_key")
+        sys.modules.pop(spec.name, None)
