@@ -21,7 +21,7 @@ NGRAM = 3
 def shingle_sets(texts: pl.Series):
     """A binary sparse matrix: row ``i`` marks the word 3-gram shingles of text ``i`` (hashed to 2**22 columns)."""
     feature_text = require("sklearn.feature_extraction.text", "proxy", "scikit-learn")
-    minhash = require("curate.minhash", "minhash", "numba")
+    minhash = require("curate.minhash", "proxy", "numba")  # decontamination shingles as minhash_dedup does
     from curate.minhash.signature import normalized
 
     vectorizer = feature_text.HashingVectorizer(
