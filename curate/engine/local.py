@@ -274,6 +274,11 @@ class LocalEngine:
         labelled = validation[LABEL].is_not_null().sum()
         minimum = self.config.guard.min_validation_rows
         if labelled < minimum:
+            needs = [c.name or c.type for c in self.config.stages if c.uses_validation()]
+            if needs:
+                raise InputError(f"stage '{needs[0]}' uses budget: auto, and the validation split has {labelled} labelled "
+                                 f"rows, fewer than the {minimum} (guard.min_validation_rows) needed to judge a reduction",
+                                 hint="give the stage a fixed budget, add labelled rows, or lower guard.min_validation_rows")
             self.observer.message(f"guard off: the validation split has {labelled} labelled rows, fewer than "
                                   f"guard.min_validation_rows ({minimum})")
             return None
