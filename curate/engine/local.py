@@ -161,8 +161,9 @@ class LocalEngine:
         split_off = test if test is not None and config.proxy_train.test.input is None else None
         set_aside = [f.select(ID) for f in (split_off, validation) if f is not None]
         check_partition(frame[ID], pl.concat([current.select(ID), *set_aside]), removed_all, "the run")
-        write_parquet(current, run_dir.curated)
-        write_parquet(removed_all, run_dir.removed)
+        made = {"curate.text": read.text}  # the column or template every stage curated
+        write_parquet(current, run_dir.curated, made)
+        write_parquet(removed_all, run_dir.removed, made)
         if restorations:
             write_parquet(pl.concat([r.frame() for r in restorations]), run_dir.restored)
         else:
