@@ -154,6 +154,13 @@ def test_budget_auto_needs_labels_and_the_guard(tmp_path):
                     "output": {"dir": str(tmp_path)}}, data=frame)
     with pytest.raises(InputError, match="needs labels"):
         curate.run({"stages": [stage], "output": {"dir": str(tmp_path)}}, data=frame.drop("label").rename({"clear": "x"}))
+    # too few labelled rows to judge: said before any stage runs, not after the first stages' work
+    small = topic_frame(60, seed=7).with_columns(label=pl.when(pl.col("id").str.ends_with("0")).then(None)
+                                                 .otherwise(pl.col("label")))
+    with pytest.raises(InputError, match=r"validation split has \d+ labelled rows, fewer than the 50"):
+        curate.run({"name": "small", "stages": [{"type": "exact_dedup"}, stage], "input": {"label": "label"},
+                    "output": {"dir": str(tmp_path)}}, data=small)
+    assert not list((tmp_path / "small").glob("stages/01-*"))
 
 
 def test_a_guarded_run_resumes_byte_identical(tmp_path):

@@ -13,6 +13,7 @@ from curate.config import PipelineConfig
 from curate.energy import EnergyReading, Meter
 from curate.engine.steps import Curation, Run
 from curate.engine.steps.split import Splits
+from curate.errors import InputError
 from curate.guard import Guard, JudgeSettings, Restoration
 from curate.record import StageRecord
 from curate.record.models import Fit, GuardRecord, Restored
@@ -52,6 +53,11 @@ def open_guard(run: Run, splits: Splits) -> Guard | None:
     labelled = splits.validation[LABEL].is_not_null().sum()
     minimum = config.guard.min_validation_rows
     if labelled < minimum:
+        needs = [c.name or c.type for c in config.stages if c.uses_validation()]
+        if needs:
+            raise InputError(f"stage '{needs[0]}' uses budget: auto, and the validation split has {labelled} labelled "
+                             f"rows, fewer than the {minimum} (guard.min_validation_rows) needed to judge a reduction",
+                             hint="give the stage a fixed budget, add labelled rows, or lower guard.min_validation_rows")
         run.observer.message(f"guard off: the validation split has {labelled} labelled rows, fewer than "
                              f"guard.min_validation_rows ({minimum})")
         return None

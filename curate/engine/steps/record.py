@@ -27,8 +27,9 @@ def write_outcome(run: Run, source: Source, splits: Splits, curation: Curation) 
     set_aside = [f.select(ID) for f in (splits.split_off, splits.validation) if f is not None]
     check_partition(source.frame[ID], pl.concat([curation.kept.select(ID), *set_aside]), removed, "the run")
     run_dir = run.run_dir
-    write_parquet(curation.kept, run_dir.curated)
-    write_parquet(removed, run_dir.removed)
+    made = {"curate.text": source.read.text}  # the column or template every stage curated
+    write_parquet(curation.kept, run_dir.curated, made)
+    write_parquet(removed, run_dir.removed, made)
     if curation.restorations:
         write_parquet(pl.concat([r.frame() for r in curation.restorations]), run_dir.restored)
     else:
