@@ -359,7 +359,7 @@ class LocalEngine:
 
     def _run_stage(self, index: int, stage, df: pl.DataFrame, key: str, run_dir: RunDir, guard: Guard | None = None):
         """Run (or resume) one stage; with a guard, its verdict on the stage goes into the stats."""
-        loaded = run_dir.load_checkpoint(index, stage.label, key)
+        loaded = run_dir.load_checkpoint(index, stage.label, key, df)
         self.observer.stage_started(index, stage.label, df.height, resumed=loaded is not None)
         if loaded is not None:
             kept, removed, stats = loaded
@@ -392,7 +392,7 @@ class LocalEngine:
         if guard is not None and result.removed.height:
             stats["guard"] = self._check_stage(guard, stage.label, df, result.kept)
         removed = pl.concat([empty_ledger(), result.removed.select(empty_ledger().columns)], how="vertical_relaxed")
-        run_dir.save_checkpoint(index, stage.label, key, result.kept, removed, stats)
+        run_dir.save_checkpoint(index, stage.label, key, result.kept, removed, stats, df, self.config.output.checkpoints)
         self.observer.stage_finished(index, stage.label, stats)
         return result.kept, removed, stats
 
