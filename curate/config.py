@@ -82,6 +82,7 @@ class OutputConfig(_Strict):
 
     dir: Path = Field(Path("runs"), description="Parent folder of run directories.")
     name: str | None = Field(None, description="Run directory name (one folder name: letters, digits, _ . -); defaults to the pipeline name.")
+    checkpoints: Literal["full", "ids"] = Field("full", description="What each stage's checkpoint (`stages/NN-<stage>.parquet`) holds: `full`, its kept rows; `ids`, only their ids in order and the columns the stage added (a fraction of the disk and write time; a rerun rebuilds the rows from the stage's input, byte-identically). A stage that keeps its input unchanged writes no rows either way.")
 
     _plain_name = field_validator("name")(_folder_name)
 

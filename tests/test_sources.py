@@ -168,3 +168,15 @@ def test_hf_names_what_it_could_not_load(tmp_path):
     _jsonl(repo / "data" / "train-00000-of-00001.jsonl", INSTRUCTIONS)
     with pytest.raises(InputError, match="cannot load hf:.*validation"):
         read_input(InputConfig(hf=str(repo), split="validation"))
+
+
+def test_a_shard_with_no_readable_row_is_quarantined_whole_or_stops_the_run(tmp_path):
+    folder = tmp_path / "data"
+    _jsonl(folder / "good.jsonl", [{"text": "alpha one"}])
+    (folder / "bad.jsonl.gz").write_bytes(gzip.compress(b"not json at all\n"))
+    read = read_input(InputConfig(path=folder, on_bad_rows="quarantine"))
+    assert read.frame["text"].to_list() == ["alpha one"]
+    assert [(Path(b["file"]).name, b["line"]) for b in read.bad_rows] == [("bad.jsonl.gz", None)]
+    assert "no readable rows" in read.bad_rows[0]["reason"]
+    with pytest.raises(InputError, match=r"bad.jsonl.gz, line 1: invalid JSON"):
+        read_input(InputConfig(path=folder))

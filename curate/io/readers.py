@@ -330,7 +330,13 @@ def _read_shards(path: Path, config: InputConfig, _fmt: str) -> tuple[pl.DataFra
             raise InputError(f"cannot tell the format of shard {file} from its extension",
                              hint="give every shard a .jsonl/.csv/.tsv/.parquet name (compressed or not), or set input.format")
         reader = {"jsonl": _read_jsonl, "csv": _read_csv, "tsv": _read_csv, "parquet": _read_parquet}[fmt]
-        frame, shard_bad, lines = reader(file, config, fmt, keep_lines=True)
+        try:
+            frame, shard_bad, lines = reader(file, config, fmt, keep_lines=True)
+        except InputError as exc:  # an empty, unreadable or wholly malformed shard: quarantined whole, when asked
+            if config.on_bad_rows == "error":
+                raise
+            bad.append({"file": str(file), "line": None, "reason": exc.message})
+            continue
         frame = frame.rename({name: f"{name}_original" for name in ("shard", "line") if name in frame.columns})
         where = file.relative_to(anchor).as_posix() if file.is_relative_to(anchor) else str(file)
         frames.append(frame.rename({_LINE: "line"}).with_columns(shard=pl.lit(where)))
@@ -338,6 +344,9 @@ def _read_shards(path: Path, config: InputConfig, _fmt: str) -> tuple[pl.DataFra
         if lines is not None:
             total.add(lines)
             counted = True
+    if not frames:
+        raise InputError(f"{path}: no shard has a readable row ({len(bad)} set aside)",
+                         hint="check the shards' format and encoding (quarantine.jsonl lists why each failed)")
     frame = pl.concat(frames, how="diagonal_relaxed")
     return frame.select([c for c in frame.columns if c not in ("shard", "line")] + ["shard", "line"]), bad, total if counted else None
 

@@ -82,7 +82,7 @@ def run_stage(run: Run, index: int, stage: Stage, df: pl.DataFrame, key: str, gu
               execute: Execute) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
     """Run (or resume) one stage under its meter; with a guard, its verdict on the stage goes into the stats."""
     run_dir, observer, metered = run.run_dir, run.observer, run.config.metered
-    loaded = run_dir.load_checkpoint(index, stage.label, key)
+    loaded = run_dir.load_checkpoint(index, stage.label, key, df)
     observer.stage_started(index, stage.label, df.height, resumed=loaded is not None)
     if loaded is not None:
         kept, removed, stats = loaded
@@ -115,7 +115,7 @@ def run_stage(run: Run, index: int, stage: Stage, df: pl.DataFrame, key: str, gu
     if guard is not None and result.removed.height:
         stats["guard"] = check_stage(run, guard, stage.label, df, result.kept)
     removed = pl.concat([empty_ledger(), result.removed.select(empty_ledger().columns)], how="vertical_relaxed")
-    run_dir.save_checkpoint(index, stage.label, key, result.kept, removed, stats)
+    run_dir.save_checkpoint(index, stage.label, key, result.kept, removed, stats, df, run.config.output.checkpoints)
     observer.stage_finished(index, stage.label, stats)
     return result.kept, removed, stats
 
