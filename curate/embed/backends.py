@@ -48,10 +48,15 @@ def resolve_device(device: str) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _sentence_transformer(folder: str, device: str):
+def _sentence_transformer(folder: str, device: str, precision: str = "fp32"):
     st = require("sentence_transformers", "embed", "sentence-transformers")
     require("transformers", "embed", "transformers").utils.logging.disable_progress_bar()
-    return st.SentenceTransformer(folder, device=device)
+    model = st.SentenceTransformer(folder, device=device)
+    if precision == "int8":
+        torch = require("torch", "embed", "torch")
+        # int8 weights, activations quantised on the fly per batch: the Linear layers hold nearly all the FLOPs
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    return model
 
 
 _STATIC: dict[str, object] = {}
@@ -70,21 +75,30 @@ class SentenceTransformerEncoder:
         ``cpu``, ``cuda`` or ``auto``.
     threads : int, optional
         Torch intra-op threads (process-wide); None leaves torch's default.
+    precision : str
+        ``fp32``, or ``int8`` (torch dynamic quantisation of the Linear layers; CPU only).
     """
 
     def __init__(self, model: str | None = None, batch_size: int = 64, device: str = "cpu",
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, precision: str = "fp32") -> None:
+        if precision == "int8" and device.startswith("cuda"):
+            raise ConfigError("embed.precision: int8 runs on the CPU only (torch dynamic quantisation)",
+                              hint="set embed.device: cpu, or precision: fp32 on a GPU")
         self.folder = resolve_model(model)
         self.batch_size = batch_size
         self.device = device
         self.threads = threads
-        self.fingerprint = xxhash.xxh3_128_hexdigest(f"st-v1\0{folder_fingerprint(self.folder)}".encode())
+        self.precision = precision
+        # int8 vectors differ from fp32 ones: they get their own cache entries
+        tag = "st-v1" if precision == "fp32" else f"st-v1-{precision}"
+        self.fingerprint = xxhash.xxh3_128_hexdigest(f"{tag}\0{folder_fingerprint(self.folder)}".encode())
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed ``texts`` with the transformer (mean pooling as the model defines it)."""
         if self.threads:
             require("torch", "embed", "torch").set_num_threads(self.threads)
-        model = _sentence_transformer(str(self.folder), resolve_device(self.device))
+        device = "cpu" if self.precision == "int8" else resolve_device(self.device)
+        model = _sentence_transformer(str(self.folder), device, self.precision)
         vectors = model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
                                show_progress_bar=False, normalize_embeddings=False)
         return l2_normalize(vectors)
