@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -163,3 +164,13 @@ def test_explain(tmp_path):
     assert explain_row(result.run_dir, "c")["status"] == "kept"
     with pytest.raises(curate.InputError, match="id 'zzz' is not in run"):
         explain_row(result.run_dir, "zzz")
+
+
+def test_numpy_stats_resume_as_the_numbers_they_were(tmp_path):
+    """A stage's numpy-typed stats (e.g. an np.int64 count) read back from its checkpoint as numbers."""
+    import numpy as np
+
+    from curate.io.writers import write_json
+
+    write_json({"count": np.int64(3), "share": np.float32(0.5), "rows": np.arange(2)}, tmp_path / "s.json")
+    assert json.loads((tmp_path / "s.json").read_text()) == {"count": 3, "share": 0.5, "rows": [0, 1]}

@@ -49,9 +49,9 @@ def resolve_budget(budget: int | float, pool: int) -> int:
 
 def simulate(data: pl.DataFrame, *, oracle: str = LABEL, strategies: Sequence[str] = STRATEGIES,
              seeds: int | Sequence[int] = 5, test: pl.DataFrame | None = None, test_fraction: float = 0.2,
-             features: FeatureConfig | None = None, estimator: Any = None, seed_size: int = 20,
-             batch_size: int = 50, budget: int | float = 0.4, stop: StopConfig | None = None,
-             committee_size: int = 5) -> pl.DataFrame:
+             features: FeatureConfig | None = None, estimator: Any = None, seed_size: int | str = 20,
+             batch_size: int | str = 50, budget: int | float = 0.4, stop: StopConfig | None = None,
+             committee_size: int = 5, random_share: float = 0.0) -> pl.DataFrame:
     """Learning curves: accuracy vs number of labels, per strategy and seed.
 
     Parameters
@@ -71,14 +71,16 @@ def simulate(data: pl.DataFrame, *, oracle: str = LABEL, strategies: Sequence[st
         Features (default: embeddings).
     estimator : scikit-learn classifier, optional
         Default: logistic regression.
-    seed_size, batch_size : int
-        Random seed set size and rows per query.
+    seed_size, batch_size : int or "auto"
+        Random seed set size and rows per query (see :func:`curate.active.loop.run_loop`).
     budget : int or float
         Labels per run: a count, or a fraction of the pool.
     stop : StopConfig, optional
         Further stopping criteria.
     committee_size : int
         Members of the query-by-committee committees.
+    random_share : float
+        Share of every batch picked at random.
 
     Returns
     -------
@@ -107,7 +109,7 @@ def simulate(data: pl.DataFrame, *, oracle: str = LABEL, strategies: Sequence[st
         for seed in seeds:
             result = run_loop(X, y, strategy, estimator=estimator, seed=seed, seed_size=seed_size,
                               batch_size=batch_size, budget=count, stop=stop, X_test=X_test, y_test=y_test,
-                              committee_size=committee_size)
+                              committee_size=committee_size, random_share=random_share)
             rows += [{"strategy": strategy, "seed": seed, **point} for point in result.curve]
     rows += [{"strategy": "full", "seed": seed, "round": -1, "labels": data.height, "accuracy": full_accuracy,
               "changed": None} for seed in seeds]

@@ -18,7 +18,15 @@ import polars as pl
 from curate.active.features import FeatureConfig, build_features
 from curate.active.stopping import ProcessTimeEnergy, StopConfig, stop_reason
 from curate.active.store import Store, now
-from curate.active.strategies import QueryState, check_estimator, check_strategy, default_estimator, fit_model, select
+from curate.active.strategies import (
+    QueryState,
+    check_estimator,
+    check_strategy,
+    default_estimator,
+    fit_model,
+    select,
+    strategy_clusters,
+)
 from curate.errors import InputError, require
 from curate.schema import ID, TEXT
 
@@ -274,9 +282,9 @@ class LabelingSession:
             predictions = model.predict(X).astype(np.int8) if model is not None else None
             state = QueryState(X, positions, y, pool, model, self.estimator_,
                                seed=self.meta_["seed"] * 1_000_003 + round_no)
-            if self.strategy == "diversity":
-                state.clusters = self._clusters()
-            picks = select(self.strategy, state, min(n - len(own), len(pool))).tolist()
+            state.clusters = self._clusters()
+            # in position order, the order the store gives claimed rows back in when a labeller resumes
+            picks = sorted(select(self.strategy, state, min(n - len(own), len(pool))).tolist())
             accuracy, kwh = self._test_accuracy(model), energy()
             with self.store.write() as db:
                 taken = set(self.store.claimed_by_others(self.who, self.claim_ttl))
@@ -296,12 +304,12 @@ class LabelingSession:
             if picks:  # else someone took every pick while the model fitted: look again
                 return [self.ids_[p] for p in own + picks]
 
-    def _clusters(self) -> np.ndarray:
-        """k-means clusters of the pool for the diversity strategy (computed once per session object)."""
+    def _clusters(self) -> np.ndarray | None:
+        """The clusters the strategy reads (computed once per session object): k-means clusters
+        (one per batch row) for diversity, average-linkage ones for cluster_margin."""
         if self.clusters_ is None:
-            from curate.active.strategies import cluster_rows
-
-            self.clusters_ = cluster_rows(self._features(), max(self.batch_size, 2), self.meta_["seed"])
+            k = max(self.batch_size, 2) if self.strategy == "diversity" else None
+            self.clusters_ = strategy_clusters(self.strategy, self._features(), self.meta_["seed"], k)
         return self.clusters_
 
     def _label_index(self, label: Any) -> int:

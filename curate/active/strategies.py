@@ -1,7 +1,11 @@
 """Query strategies: which pool rows to label next.
 
 Uncertainty, margin and entropy are modAL's sampling functions; the committee strategies
-use modAL's ``vote_entropy`` and ``KL_max_disagreement``. modAL is only handed plain,
+use modAL's ``vote_entropy`` and ``KL_max_disagreement``. The batch strategies that resist
+sampling bias score rows with modAL's ``classifier_margin`` too: ``balanced_margin`` spreads
+a batch over the predicted classes, ``cluster_margin`` (Cluster-Margin, Citovsky et al. 2021)
+over agglomerative clusters of the pool, and ``QueryState.random_share`` mixes uniform
+picks into any strategy's batch. modAL is only handed plain,
 already fitted scikit-learn estimators (and, for committees, a small adapter with the
 committee interface those two functions read): its ``ActiveLearner.teach`` calls
 ``check_X_y(force_all_finite=...)``, which scikit-learn >= 1.8 removed, so curate fits
@@ -20,7 +24,10 @@ import numpy as np
 from curate.errors import ConfigError, InputError, require
 from curate.registry import suggest
 
-STRATEGIES = ("uncertainty", "margin", "entropy", "vote_entropy", "kl_max_disagreement", "diversity", "coreset", "random")
+STRATEGIES = ("uncertainty", "margin", "balanced_margin", "cluster_margin", "entropy", "vote_entropy",
+              "kl_max_disagreement", "diversity", "coreset", "random")
+CLUSTERED = ("diversity", "cluster_margin")
+"""Strategies that read ``QueryState.clusters``."""
 
 
 @dataclass
@@ -46,7 +53,11 @@ class QueryState:
     committee_size : int
         Members of a query-by-committee committee.
     clusters : ndarray of int, optional
-        A cluster id per row, for the diversity strategy.
+        A cluster id per row, for the diversity and cluster_margin strategies.
+    random_share : float
+        Share of each batch picked uniformly at random from the pool (the rest by the strategy).
+    candidates : float
+        Cluster-Margin considers the ``candidates x n`` smallest-margin rows for a batch of ``n``.
     """
 
     X: Any
@@ -58,12 +69,20 @@ class QueryState:
     seed: int = 0
     committee_size: int = 5
     clusters: np.ndarray | None = None
+    random_share: float = 0.0
+    candidates: float = 10.0
 
 
 def default_estimator() -> Any:
-    """Logistic regression, the default model on embeddings."""
+    """Logistic regression fitted by saga with ``tol=1e-3``.
+
+    saga is about 10x (embeddings) to 25x (TF-IDF) faster than lbfgs in the selection loop at
+    the same accuracy (docs/BENCHMARKS.md); it needs scaled features, which curate's embeddings
+    (L2-normalised) and TF-IDF rows are. The classes are not reweighted: balanced class
+    weights made margin sampling over embeddings pick the wrong rows on two of four corpora.
+    """
     linear = require("sklearn.linear_model", "active", "scikit-learn")
-    return linear.LogisticRegression(max_iter=1000)
+    return linear.LogisticRegression(solver="saga", tol=1e-3, max_iter=1000, random_state=0)
 
 
 def check_estimator(estimator: Any) -> Any:
@@ -93,6 +112,8 @@ def select(strategy: str, state: QueryState, n: int) -> np.ndarray:
     """Pick ``n`` distinct positions from ``state.pool`` with ``strategy``.
 
     Every strategy falls back to random picks while no model can be fitted (cold start).
+    With ``state.random_share`` > 0, that share of the batch (rounded) is drawn uniformly
+    from the rows the strategy left, after the strategy's own picks.
 
     Raises
     ------
@@ -105,21 +126,32 @@ def select(strategy: str, state: QueryState, n: int) -> np.ndarray:
         raise InputError("the pool is empty: every row is labelled or claimed", hint="export the labels, or add rows")
     if not 1 <= n <= pool_size:
         raise InputError(f"cannot query {n} rows from a pool of {pool_size}", hint=f"ask for 1 to {pool_size} rows")
+    if not 0 <= state.random_share <= 1:
+        raise ConfigError(f"random_share {state.random_share} is not a share", hint="give a number from 0 to 1")
     if strategy == "random" or (state.model is None and strategy != "coreset"):
-        return _random(state, n)
-    return np.asarray(_STRATEGIES[strategy](state, n), dtype=np.int64)
+        return _random(state.pool, n, state.seed)
+    n_random = min(n, int(np.floor(state.random_share * n + 0.5)))
+    picks = np.asarray(_STRATEGIES[strategy](state, n - n_random) if n > n_random else [], dtype=np.int64)
+    if n_random:
+        rest = state.pool[~np.isin(state.pool, picks)]
+        picks = np.concatenate([picks, _random(rest, n_random, [state.seed, 1])])
+    return picks
 
 
-def _random(state: QueryState, n: int) -> np.ndarray:
-    rng = np.random.default_rng(state.seed)
-    return np.sort(rng.choice(state.pool, size=n, replace=False)).astype(np.int64)
+def _random(pool: np.ndarray, n: int, seed: Any) -> np.ndarray:
+    """``n`` rows drawn uniformly, in the order drawn (any prefix is a uniform draw too)."""
+    rng = np.random.default_rng(seed)
+    return rng.choice(pool, size=n, replace=False).astype(np.int64)
 
 
-def _modal(function_name: str) -> Callable[[QueryState, int], np.ndarray]:
+def _modal(function_name: str, ascending: bool = False) -> Callable[[QueryState, int], np.ndarray]:
+    """A modAL sampling function; its picks come most informative first (smallest score when
+    ``ascending``, as for margins), so a batch's prefix is what a smaller batch would pick."""
     def pick(state: QueryState, n: int) -> np.ndarray:
         uncertainty = require("modAL.uncertainty", "active", "modAL-python")
-        index, _ = getattr(uncertainty, function_name)(state.model, state.X[state.pool], n_instances=n)
-        return state.pool[np.asarray(index)]
+        index, score = getattr(uncertainty, function_name)(state.model, state.X[state.pool], n_instances=n)
+        score = np.asarray(score, dtype=np.float64)
+        return state.pool[np.asarray(index)[np.argsort(score if ascending else -score, kind="stable")]]
 
     return pick
 
@@ -191,17 +223,116 @@ def cluster_rows(X: Any, n_clusters: int, seed: int) -> np.ndarray:
     return model.fit_predict(X).astype(np.int64)
 
 
+HAC_ROWS = 2048
+"""Rows average-linkage clustering works on directly; larger pools go through k-means micro-clusters."""
+
+
+def hac_clusters(X: Any, n_clusters: int, seed: int, max_rows: int = HAC_ROWS) -> np.ndarray:
+    """An average-linkage (cosine) agglomerative cluster id per row, as Cluster-Margin clusters its pool.
+
+    Exact on up to ``max_rows`` rows. Beyond, agglomerative clustering of all rows needs
+    quadratic memory, so the rows are first grouped into ``max_rows`` k-means micro-clusters
+    (random initialisation: k-means++ over thousands of centres costs minutes) and the
+    micro-cluster centres are clustered instead (each row takes its centre's cluster).
+    Sparse features (TF-IDF) are reduced to 64 dimensions by truncated SVD first.
+
+    Parameters
+    ----------
+    X : ndarray or CSR matrix
+        Features, one row per pool row.
+    n_clusters : int
+        Clusters to cut the tree into (at most the number of rows).
+    seed : int
+        Seeds the SVD and k-means.
+    max_rows : int
+        Largest input clustered exactly.
+    """
+    n = X.shape[0]
+    if n < 2:
+        return np.zeros(n, dtype=np.int64)
+    cluster = require("sklearn.cluster", "active", "scikit-learn")
+    preprocessing = require("sklearn.preprocessing", "active", "scikit-learn")
+    sparse = require("scipy.sparse", "active", "scipy")
+    dense = X
+    if sparse.issparse(X):
+        decomposition = require("sklearn.decomposition", "active", "scikit-learn")
+        dims = min(64, X.shape[1] - 1, n - 1)
+        dense = decomposition.TruncatedSVD(dims, random_state=seed).fit_transform(X) if dims >= 1 else X.toarray()
+    dense = preprocessing.normalize(np.asarray(dense, dtype=np.float64))
+    points, member = dense, np.arange(n)
+    if n > max_rows:
+        micro = cluster.MiniBatchKMeans(n_clusters=max_rows, init="random", random_state=seed, n_init=1, batch_size=4096)
+        member = micro.fit_predict(dense)
+        points = micro.cluster_centers_
+    k = max(1, min(n_clusters, len(points)))
+    if k == len(points):
+        return member.astype(np.int64)
+    tree = cluster.AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average").fit(points)
+    return tree.labels_[member].astype(np.int64)
+
+
+def default_clusters(n: int) -> int:
+    """Clusters for Cluster-Margin when none are given: the square root of the pool size, at least 2."""
+    return max(2, int(round(np.sqrt(n))))
+
+
+def strategy_clusters(strategy: str, X: Any, seed: int, n_clusters: int | None = None) -> np.ndarray | None:
+    """The clusters ``strategy`` reads (computed once per pool), or ``None`` when it reads none.
+
+    ``diversity`` uses k-means clusters, ``cluster_margin`` average-linkage ones; both default
+    to :func:`default_clusters` of the number of rows.
+    """
+    if strategy not in CLUSTERED:
+        return None
+    k = n_clusters or default_clusters(X.shape[0])
+    return cluster_rows(X, k, seed) if strategy == "diversity" else hac_clusters(X, k, seed)
+
+
+def round_robin(groups: np.ndarray, margin: np.ndarray, turn: np.ndarray | None = None) -> np.ndarray:
+    """Positions in round-robin order over ``groups``: every group's smallest margin, then every
+    group's second smallest, and so on.
+
+    Within one turn, groups go by ``turn`` (a key per position, smallest first) and then by
+    margin; without ``turn``, by margin alone.
+    """
+    order = np.lexsort((margin, groups))
+    sorted_groups = groups[order]
+    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    keys = (margin[order], rank) if turn is None else (margin[order], turn[order], rank)
+    return order[np.lexsort(keys)]
+
+
+def _margins(state: QueryState) -> np.ndarray:
+    uncertainty = require("modAL.uncertainty", "active", "modAL-python")
+    return np.asarray(uncertainty.classifier_margin(state.model, state.X[state.pool]), dtype=np.float64)
+
+
 def _diversity(state: QueryState, n: int) -> np.ndarray:
     """Most uncertain (smallest margin) row of each cluster first, then the second of each, ..."""
-    uncertainty = require("modAL.uncertainty", "active", "modAL-python")
-    score = -uncertainty.classifier_margin(state.model, state.X[state.pool])
     clusters = (state.clusters if state.clusters is not None else np.zeros(state.X.shape[0], np.int64))[state.pool]
-    order = np.lexsort((-score, clusters))
-    sorted_clusters = clusters[order]
-    starts = np.flatnonzero(np.r_[True, sorted_clusters[1:] != sorted_clusters[:-1]])
-    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-    pick = np.lexsort((-score[order], rank))[:n]
-    return state.pool[order[pick]]
+    return state.pool[round_robin(clusters, _margins(state))[:n]]
+
+
+def _balanced_margin(state: QueryState, n: int) -> np.ndarray:
+    """Class-balanced margin: the batch goes round-robin over the predicted classes, smallest margin first in each."""
+    predicted = np.asarray(state.model.predict(state.X[state.pool]))
+    _, classes = np.unique(predicted, return_inverse=True)
+    return state.pool[round_robin(classes.ravel(), _margins(state))[:n]]
+
+
+def _cluster_margin(state: QueryState, n: int) -> np.ndarray:
+    """Cluster-Margin (Citovsky et al. 2021): among the ``candidates x n`` smallest margins,
+    round-robin over their clusters, the cluster with fewest candidates first;
+    inside a cluster, smallest margin first (the paper draws at random there)."""
+    selection = require("modAL.utils.selection", "active", "modAL-python")
+    k = int(min(len(state.pool), max(n, np.ceil(state.candidates * n))))
+    index, margin = selection.multi_argmin(_margins(state), n_instances=k)  # what margin_sampling does
+    index = np.asarray(index)
+    clusters = (state.clusters if state.clusters is not None else np.zeros(state.X.shape[0], np.int64))[state.pool[index]]
+    _, group, size = np.unique(clusters, return_inverse=True, return_counts=True)
+    group = group.ravel()
+    return state.pool[index[round_robin(group, margin, turn=size[group])[:n]]]
 
 
 def _sq_norms(X: Any) -> np.ndarray:
@@ -239,7 +370,9 @@ def _coreset(state: QueryState, n: int) -> np.ndarray:
 
 _STRATEGIES: dict[str, Callable[[QueryState, int], np.ndarray]] = {
     "uncertainty": _modal("uncertainty_sampling"),
-    "margin": _modal("margin_sampling"),
+    "margin": _modal("margin_sampling", ascending=True),
+    "balanced_margin": _balanced_margin,
+    "cluster_margin": _cluster_margin,
     "entropy": _modal("entropy_sampling"),
     "vote_entropy": _committee("vote_entropy"),
     "kl_max_disagreement": _committee("KL_max_disagreement"),

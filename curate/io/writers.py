@@ -67,10 +67,20 @@ def write_parquet(df: pl.DataFrame, path: str | Path) -> None:
         df.rechunk().write_parquet(handle, compression="zstd", statistics=False)
 
 
+def json_default(value: Any) -> Any:
+    """JSON for values ``json`` does not know: numpy scalars and arrays as numbers and lists
+    (so a stat reads back as the number it was), anything else as its string."""
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
 def write_json(value: Any, path: str | Path) -> None:
     """Write ``value`` as indented JSON atomically."""
     with atomic_write(path, "w") as handle:
-        json.dump(value, handle, indent=2, sort_keys=False, default=str)
+        json.dump(value, handle, indent=2, sort_keys=False, default=json_default)
         handle.write("\n")
 
 
@@ -78,4 +88,4 @@ def write_jsonl(rows: list[dict], path: str | Path) -> None:
     """Write ``rows`` as JSON lines atomically."""
     with atomic_write(path, "w") as handle:
         for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            handle.write(json.dumps(row, ensure_ascii=False, default=json_default) + "\n")

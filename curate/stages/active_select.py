@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import numpy as np
 import polars as pl
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from curate.active.curves import encode_labels, resolve_budget
 from curate.active.features import FeatureConfig, build_features
@@ -26,14 +26,23 @@ class ActiveSelectConfig(StageConfig):
 
     type: Literal["active_select"] = "active_select"
     oracle: str = Field(LABEL, description="Column with the labels that answer each query (the oracle).")
-    strategy: Literal[STRATEGIES] = Field("margin", description="Query strategy.")
+    strategy: Literal[STRATEGIES] = Field("balanced_margin", description="Query strategy; balanced_margin (margin sampling spread over the predicted classes) held against random on every corpus of the selection benchmark.")
     budget: Annotated[int, Field(gt=0)] | Annotated[float, Field(gt=0, le=1)] | Literal["auto"] = Field(
         0.5, description="Rows to select: a count, a fraction of the input in (0, 1], or `auto`: the smallest query-order prefix whose validation macro-F1 (proxy model) is within guard.tolerance of the whole pool's and not below random (see docs/guard.md).")
-    seed_size: int = Field(20, gt=0, description="Random seed set the loop starts from.")
-    batch_size: int = Field(50, gt=0, description="Rows labelled per round.")
+    seed_size: int | Literal["auto"] = Field("auto", description="Random seed set the loop starts from (it holds a row of every class); auto: 10 rows per class or 0.5% of the input, the larger.")
+    batch_size: int | Literal["auto"] = Field("auto", description="Rows labelled per round; auto: a quarter of the rows labelled so far, so no query of an early model picks most of the budget.")
+    random_share: float = Field(0.2, ge=0, le=1, description="Share of every batch picked at random instead of by the strategy (a guard against sampling bias).")
     stop: StopConfig = Field(default_factory=StopConfig, description="Further stopping criteria (energy budget, stable predictions).")
     features: FeatureConfig = Field(default_factory=FeatureConfig, description="Features of the model (embeddings or tfidf).")
     C: float = Field(1.0, gt=0, description="Inverse regularisation of the logistic-regression model.")
+    class_weight: Literal["balanced"] | None = Field(None, description="Class weights of the model: null (unweighted) or balanced.")
+
+    @field_validator("seed_size", "batch_size")
+    @classmethod
+    def _positive(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("must be a count of at least 1, or 'auto'")
+        return value
 
     def uses_validation(self) -> bool:
         """``budget: auto`` judges prefixes on the run's validation split."""
@@ -60,10 +69,10 @@ class ActiveSelect(Stage):
         budget = search.largest if search is not None else resolve_budget(cfg.budget, df.height)
         y, _ = encode_labels(df[cfg.oracle])
         X, _ = build_features(df, cfg.features, ctx)
-        estimator = default_estimator().set_params(C=cfg.C)
+        estimator = default_estimator().set_params(C=cfg.C, class_weight=cfg.class_weight)
         result = run_loop(X, y, cfg.strategy, estimator=estimator, seed=ctx.seed, seed_size=cfg.seed_size,
                           batch_size=cfg.batch_size, budget=max(budget, 1), stop=cfg.stop,
-                          energy=ctx.meter if callable(ctx.meter) else None,
+                          random_share=cfg.random_share, energy=ctx.meter if callable(ctx.meter) else None,
                           on_round=search.offer if search is not None else None)
         ctx.progress(df.height, df.height)
         order, rounds_of = result.order, result.round_of

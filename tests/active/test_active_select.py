@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import polars as pl
@@ -12,6 +13,7 @@ from active_helpers import TFIDF, synthetic_texts
 import curate
 from curate.active import StopConfig, curve_svg, run_loop, simulate, summarize
 from curate.active.features import build_features
+from curate.active.loop import auto_seed_size, seed_rows
 from curate.active.strategies import default_estimator
 from curate.errors import InputError
 from curate.stages.active_select import ActiveSelect, ActiveSelectConfig
@@ -122,7 +124,7 @@ def test_pipeline_carries_curve_into_report(tmp_path):
     result = curate.run(config, data=frame)
     assert result.curated.height == 40
     stats = result.report.funnel[-1].stats
-    assert stats["strategy"] == "margin" and [p["labels"] for p in stats["curve"]] == [10, 25, 40]
+    assert stats["strategy"] == "balanced_margin" and [p["labels"] for p in stats["curve"]] == [10, 25, 40]
     assert (result.removed.filter(pl.col("stage") == "active_select")["reason"] == "not_selected").all()
 
 
@@ -151,3 +153,81 @@ def test_noisy_ag_news_curve(shared_data):
         assert runs["labels"].max() == 320  # half of the 640-row pool
         first, last = runs.group_by("seed").agg(pl.col("accuracy").first(), pl.col("accuracy").last().alias("last")).row(0)[1:]
         assert last > max(first, 0.5)
+
+
+def test_seed_set_holds_every_class():
+    y = np.array([0] * 190 + [1] * 8 + [2] * 2)
+    for seed in range(20):
+        rows = seed_rows(y, 5, np.random.default_rng(seed))
+        assert len(rows) == 5 == len(set(rows.tolist())) and set(y[rows].tolist()) == {0, 1, 2}
+    assert len(set(y[seed_rows(y, 2, np.random.default_rng(0))].tolist())) == 2  # as many classes as fit
+
+
+def test_auto_batches_grow_with_the_labelled_rows():
+    frame = synthetic_texts(900, classes=3)
+    X, _ = build_features(frame, TFIDF)
+    y = frame["label"].to_numpy()
+    result = run_loop(X, y, "margin", estimator=default_estimator(), seed=0, seed_size="auto", batch_size="auto",
+                      budget=450)
+    sizes = np.bincount(result.round_of).tolist()
+    expected, labelled = [auto_seed_size(900, 3)], auto_seed_size(900, 3)
+    assert expected == [30]  # 10 per class: more than 0.5% of 900 rows
+    while labelled < 450:
+        expected.append(min(math.ceil(0.25 * labelled), 450 - labelled))
+        labelled += expected[-1]
+    assert sizes == expected
+    assert [p["labels"] for p in result.curve] == np.cumsum(expected).tolist()
+    assert max(sizes[1:]) <= 0.2 * 450  # no query of an early model picks most of the budget
+
+
+@pytest.mark.parametrize("strategy", ["margin", "balanced_margin", "cluster_margin"])
+def test_auto_batches_pick_the_same_rows_whatever_the_budget(strategy):
+    """A run to 60% of the pool begins with exactly the rows a run to 25% selects."""
+    frame = synthetic_texts(400, classes=3)
+    X, _ = build_features(frame, TFIDF)
+    y = frame["label"].to_numpy()
+
+    def order(budget):
+        return run_loop(X, y, strategy, estimator=default_estimator(), seed=4, seed_size="auto",
+                        batch_size="auto", budget=budget).order
+
+    small, large = order(100), order(240)
+    assert small.tolist() == large[:100].tolist()
+
+
+def test_explicit_sizes_and_bad_sizes():
+    frame = synthetic_texts(120)
+    X, _ = build_features(frame, TFIDF)
+    y = frame["label"].to_numpy()
+    result = run_loop(X, y, "balanced_margin", estimator=default_estimator(), seed=0, seed_size=12, batch_size=25,
+                      budget=90, random_share=0.2)
+    assert np.bincount(result.round_of).tolist() == [12, 25, 25, 25, 3]
+    with pytest.raises(InputError, match="batch_size 'lots' is not a number"):
+        run_loop(X, y, "margin", estimator=default_estimator(), seed=0, seed_size=5, batch_size="lots", budget=20)
+    with pytest.raises(InputError, match="batch_growth 0 is not positive"):
+        run_loop(X, y, "margin", estimator=default_estimator(), seed=0, seed_size=5, batch_size="auto", budget=20,
+                 batch_growth=0)
+
+
+@pytest.mark.parametrize("strategy", ["balanced_margin", "cluster_margin"])
+def test_stage_runs_the_new_strategies_with_default_sizes(strategy):
+    frame = synthetic_texts(300)
+    stage = _stage(strategy=strategy, budget=0.4, random_share=0.1)
+    result = stage.apply(frame, RunContext(seed=2))
+    assert result.kept.height == 120 and result.kept.height + result.removed.height == 300
+    assert result.stats["strategy"] == strategy
+    assert result.kept.filter(pl.col("active_round") == 0).height == auto_seed_size(300, 3)
+    assert stage.apply(frame, RunContext(seed=2)).kept.equals(result.kept)
+
+
+def test_pipeline_accepts_auto_sizes_and_rejects_bad_ones(tmp_path):
+    frame = synthetic_texts(150)
+    stage = {"type": "active_select", "budget": 0.5, "seed_size": "auto", "batch_size": "auto",
+             "strategy": "balanced_margin", "features": {"source": "tfidf"}}
+    config = {"name": "auto", "input": {"text": "text", "label": "label", "id": "id"}, "stages": [stage],
+              "output": {"dir": str(tmp_path)}}
+    assert curate.run(config, data=frame).curated.height == 75
+    with pytest.raises(curate.errors.ConfigError, match="batch_size"):
+        curate.run({**config, "stages": [{**stage, "batch_size": "many"}]}, data=frame)
+    with pytest.raises(curate.errors.ConfigError, match="random_share"):
+        curate.run({**config, "stages": [{**stage, "random_share": 2}]}, data=frame)

@@ -207,9 +207,13 @@ def test_the_energy_proof_on_a_real_run(proxy_run):
     assert f"macro-F1 change {on_page['proxy.macro_f1_delta']} [{on_page['proxy.macro_f1_delta_ci.0']}" in said
     # break-even: the chart's marker is curation / (full - curated) per fit, and the proxy's figure is shown
     full, curated = record.proxy.full.energy.kwh_per_fit, record.proxy.curated.energy.kwh_per_fit
-    assert curated < full
-    assert float(page.markers["break-even"]) == pytest.approx(curation.kwh / (full - curated))
-    assert record.proxy.break_even_runs == pytest.approx(curation.kwh / (full - curated), rel=1e-3)
+    # (per-fit energy is estimated from CPU time: a curated set barely smaller than the full one may cost as much)
+    if curated < full:
+        assert float(page.markers["break-even"]) == pytest.approx(curation.kwh / (full - curated))
+        assert record.proxy.break_even_runs == pytest.approx(curation.kwh / (full - curated), rel=1e-3)
+    else:
+        assert record.proxy.break_even_runs is None and "break-even" not in page.markers
+        assert "curation never pays back" in " ".join((run_dir / "report.html").read_text().split())
     # where every estimate comes from: the CPU's power and its origin, the RAM model, the grid intensity
     html = (run_dir / "report.html").read_text()
     for part in ("cpu", "ram", "grid"):
