@@ -6,7 +6,10 @@ A reading is ``measured`` only when every component in it was measured.
 
 The CPU's power comes from :func:`curate.energy.power.resolve_cpu_power` (counters → the
 user's figure → curate's CPU table → a stated default), not from CodeCarbon's own guess; when
-RAPL or NVML counters can be read, their joules replace CodeCarbon's CPU and GPU figures. An
+RAPL or NVML counters can be read, their joules replace CodeCarbon's CPU and GPU figures.
+Without counters, in ``process`` mode, CPU energy is the span's CPU-seconds x the power per
+busy logical CPU (the load model CodeCarbon samples, computed exactly); in ``machine`` mode it
+is CodeCarbon's sampled machine load x that power. RAM energy is CodeCarbon's RAM model. An
 estimated reading carries ``kwh_low`` / ``kwh_high``: the same span under the low and the high
 bound of every estimated power figure.
 """
@@ -293,6 +296,10 @@ class Meter:
                               hint="rerun with --debug; CodeCarbon may not support this machine")
         if counted_cpu is not None:
             figures["cpu_kwh"] = counted_cpu
+        elif self.config.tracking_mode == "process" and self.power_.watts_per_cpu is not None:
+            # the process load model, exact: CPU-seconds x W per busy CPU (CodeCarbon samples the load every
+            # measure_power_secs, which misses or doubles part of a short span)
+            figures["cpu_kwh"] = cpu * self.power_.watts_per_cpu / 3.6e6
         if counted_gpu is not None:
             figures["gpu_kwh"] = counted_gpu
             sources["gpu"] = EnergySource(method=MEASURED, how="NVML energy counters",
