@@ -2,7 +2,8 @@
 
 Run from the repository root (both need ../shared/data and the MiniLM package):
 
-    HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_energy.py mlp [--embedder static] [--seeds 2]
+    HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_energy.py mlp [--embedder static] [--seeds 2] [--hidden 1024]
+    HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_energy.py mlp-sizes
     HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_energy.py int8 [--corpora noisy_ag_news sms_spam]
 
 ``mlp``: ``pipelines/ag_news_proxy.yaml`` (the full NoisyAG-News pool of 10,000 crowd-labelled
@@ -12,6 +13,11 @@ logistic regression, linear SVM and naive Bayes. Per model and arm: rows, the fi
 metered span (1: the fit is metered as one span, not repeated), CPU and wall seconds per fit,
 epochs run and to convergence, kWh (point and range), macro-F1, and the Carbontracker-style
 prediction of each fit's energy from its first two epochs. Ratios to TF-IDF + LR are within one run.
+The guard is off, so the full arm is the whole pool; ``--hidden`` / ``--layers`` override the MLP's.
+
+``mlp-sizes``: how the MLP's defaults were checked. Each setting (``SIZES``) is fitted on 80% of
+each corpus's labelled pool and scored on the other 20% (a stratified, seeded validation split;
+no test set is read): validation macro-F1, CPU seconds of the fit, epochs run and to convergence.
 
 ``int8``: MiniLM (sentence-transformers, fp32) against the same model with torch dynamic int8
 quantisation of its Linear layers. (1) Energy and time per 1,000 texts: the same texts embedded
@@ -46,14 +52,19 @@ from benchmarks.planted import plant  # noqa: E402
 
 # --- mlp -------------------------------------------------------------------------------------------------------------
 
-def mlp_bench(embedder: str, seeds: int) -> dict:
-    """The ag_news_proxy pipeline with an MLP-headed bake-off; one row per model and arm."""
+def mlp_bench(embedder: str, seeds: int, mlp: dict) -> dict:
+    """The ag_news_proxy pipeline with an MLP-headed bake-off; one row per model and arm.
+
+    The guard is off, so the full arm is the whole 10,000-row pool (no validation split set aside);
+    ``mlp`` overrides the MLP's settings (hidden, layers).
+    """
     import curate
 
     raw = load(ROOT / "pipelines" / "ag_news_proxy.yaml", ROOT)
     raw["name"] = f"bench_energy_mlp_{embedder}"
+    raw["guard"] = {"enabled": False}
     raw["proxy_train"] = {**raw["proxy_train"], "model": "mlp", "models": ["mlp", "tfidf", "svm", "nb"],
-                          "seeds": seeds, "min_fit_seconds": 2.0, "embed": {"embedder": embedder}}
+                          "seeds": seeds, "min_fit_seconds": 2.0, "embed": {"embedder": embedder}, **mlp}
     record = curate.run(raw).report
     proxy = record.proxy
     rows = []
@@ -77,14 +88,15 @@ def mlp_bench(embedder: str, seeds: int) -> dict:
     tfidf_full = next(r for r in rows if r["model"] == "tfidf" and r["arm"] == "full")
     for row in rows:
         row["cpu_vs_tfidf_full"] = round(row["cpu_s_per_fit"] / max(tfidf_full["cpu_s_per_fit"], 1e-9), 1)
-    return {"embedder": embedder, "seeds": seeds, "power": record.power.cpu.describe(), "rows": rows,
+    return {"embedder": embedder, "seeds": seeds, "mlp": mlp, "power": record.power.cpu.describe(), "rows": rows,
             "energy_saved_pct": proxy.energy_saved_pct, "energy_saved_pct_range": proxy.energy_saved_pct_range,
             "cpu_seconds_saved_pct": proxy.cpu_seconds_saved_pct, "macro_f1_delta": proxy.macro_f1_delta,
             "bakeoff": proxy.bakeoff.reason}
 
 
 def print_mlp(result: dict) -> None:
-    print(f"embedder: {result['embedder']}, seeds: {result['seeds']}; power: {result['power']}")
+    print(f"embedder: {result['embedder']}, seeds: {result['seeds']}, MLP settings: {result['mlp'] or 'defaults'}; "
+          f"power: {result['power']}")
     print("| model | arm | rows | fits per span | CPU s / fit | wall s / fit | CPU vs tfidf full | mWh / fit [range] "
           "| epochs run | epochs to convergence | prediction error % | macro-F1 |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -97,6 +109,47 @@ def print_mlp(result: dict) -> None:
     print(f"MLP headline: energy saved {result['energy_saved_pct']}% {result['energy_saved_pct_range']}, CPU-seconds "
           f"saved {result['cpu_seconds_saved_pct']}%, macro-F1 change {100 * result['macro_f1_delta']:+.2f} pt; "
           f"{result['bakeoff']}")
+
+
+# --- mlp sizes: the MLP's default, chosen on validation splits ----------------------------------------------------------
+
+SIZES = {"512x2 lr1e-3 b32": {}, "1024x2 lr1e-3 b32": {"hidden": 1024}, "1024x3 lr1e-3 b32": {"hidden": 1024, "layers": 3},
+         "512x2 lr3e-4 b32": {"lr": 3e-4}, "512x2 lr1e-3 b128": {"batch_size": 128}}
+
+
+def mlp_sizes(corpora: list[str], seed: int) -> dict:
+    """Each MLP setting of ``SIZES`` (overrides of the proxy's defaults) on each corpus's validation split.
+
+    The labelled pool is split 80/20, stratified and seeded (no test split is read); static
+    embeddings (the proxy's default); per setting: validation macro-F1, CPU seconds of the fit,
+    epochs run and to convergence.
+    """
+    from curate.config import ProxyTrainConfig
+    from curate.embed import EmbedderConfig, embed_frame
+    from curate.energy.meter import cpu_seconds
+    from curate.proxy.metrics import scores
+    from curate.proxy.models import make_model
+    from curate.proxy.split import stratified_split
+
+    out: dict = {}
+    for name in corpora:
+        frame = labelled_corpora.load(name).select("text", "label").with_row_index("id").with_columns(
+            pl.col("id").cast(pl.String), pl.col("label").cast(pl.String))
+        train, validation = stratified_split(frame, 0.2, seed)
+        vectors = {part: embed_frame(data, EmbedderConfig()) for part, data in (("train", train), ("validation", validation))}
+        out[name] = {}
+        for label, override in SIZES.items():
+            config = ProxyTrainConfig(**override)
+            model = make_model("mlp", seed, config.max_iter, config.hidden, config.max_epochs, config.patience,
+                               options=config.options("mlp"))
+            started = cpu_seconds()
+            model.fit(vectors["train"], train["label"].to_numpy())
+            cpu = cpu_seconds() - started
+            _, macro_f1 = scores(validation["label"].to_numpy(), model.predict(vectors["validation"]))
+            out[name][label] = {"rows": train.height, "macro_f1": round(macro_f1, 4), "cpu_s": round(cpu, 2),
+                                "epochs": model.epochs_, "best_epoch": model.best_epoch_}
+            print(name, label, out[name][label], flush=True)
+    return out
 
 
 # --- int8 ------------------------------------------------------------------------------------------------------------
@@ -216,6 +269,12 @@ def main() -> None:
     mlp = sub.add_parser("mlp", help="the MLP proxy's metered span on the full NoisyAG-News pool, in a bake-off")
     mlp.add_argument("--embedder", default="static", choices=["static", "sentence-transformers"])
     mlp.add_argument("--seeds", type=int, default=2)
+    mlp.add_argument("--hidden", type=int, help="MLP units per layer (default: the proxy's, 512)")
+    mlp.add_argument("--layers", type=int, help="MLP hidden layers (default: the proxy's, 2)")
+    sizes = sub.add_parser("mlp-sizes", help="MLP settings on validation splits (how the default was chosen)")
+    sizes.add_argument("--corpora", nargs="+", default=["noisy_ag_news", "tweets", "sms_spam"],
+                       choices=labelled_corpora.CORPORA)
+    sizes.add_argument("--seed", type=int, default=0)
     int8 = sub.add_parser("int8", help="int8 vs fp32 MiniLM embeddings: energy, time, agreement of dedup decisions")
     int8.add_argument("--corpora", nargs="+", default=["noisy_ag_news", "sms_spam"], choices=labelled_corpora.CORPORA)
     int8.add_argument("--rows", type=int, help="only the first ROWS texts of each corpus")
@@ -226,8 +285,11 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     if args.command == "mlp":
-        result = mlp_bench(args.embedder, args.seeds)
+        result = mlp_bench(args.embedder, args.seeds,
+                           {k: v for k, v in (("hidden", args.hidden), ("layers", args.layers)) if v is not None})
         print_mlp(result)
+    elif args.command == "mlp-sizes":
+        result = mlp_sizes(args.corpora, args.seed)
     else:
         result = int8_bench(args.corpora, args.rows, args.speed_texts, args.rounds, args.seed)
     print(f"\n{time.perf_counter() - started:.0f} s")
