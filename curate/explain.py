@@ -22,8 +22,9 @@ def _stage(row: FunnelRow, reason: str | None) -> dict[str, Any]:
 
 
 def explain_row(run_dir: str | Path, row_id: str) -> dict[str, Any]:
-    """The ledger entry of ``row_id`` with its text, the stage that removed it (type, threshold, the
-    guard's verdict), and the row it duplicated (if any); for a kept row, whether the guard restored it."""
+    """The ledger entry of ``row_id`` with its row (for shards: its ``shard`` and ``line``), the column
+    or template its text was made from, the stage that removed it (type, threshold, the guard's
+    verdict), and the row it duplicated (if any); for a kept row, whether the guard restored it."""
     rd = RunDir(Path(run_dir))
     if not rd.removed.exists():
         raise InputError(f"{run_dir} is not a finished run directory (no removed.parquet)",
@@ -38,14 +39,15 @@ def explain_row(run_dir: str | Path, row_id: str) -> dict[str, Any]:
     entry = pl.read_parquet(rd.removed).filter(pl.col(ID) == row_id)
     if entry.height == 0:
         if pl.read_parquet(rd.curated, columns=[ID]).filter(pl.col(ID) == row_id).height:
-            info: dict[str, Any] = {"id": row_id, "status": "kept", "row": row(row_id)}
+            info: dict[str, Any] = {"id": row_id, "status": "kept", "text_from": record.input.text, "row": row(row_id)}
             restored = pl.read_parquet(rd.restored).filter(pl.col(ID) == row_id) if rd.restored.exists() else None
             if restored is not None and restored.height:
                 info["restored_by_guard"] = {k: v for k, v in restored.row(0, named=True).items() if k != ID}
             return info
         raise InputError(f"id '{row_id}' is not in run {run_dir}", hint="ids are in curated.parquet and removed.parquet")
     ledger = entry.row(0, named=True)
-    info = {"id": row_id, "status": "removed", **{k: v for k, v in ledger.items() if k != ID}, "row": row(row_id)}
+    info = {"id": row_id, "status": "removed", **{k: v for k, v in ledger.items() if k != ID},
+            "text_from": record.input.text, "row": row(row_id)}
     stage = record.stage(ledger["stage"])
     if stage is not None:
         info["removed_by"] = _stage(stage, ledger["reason"])

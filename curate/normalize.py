@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import polars as pl
+import polars_hash as plh
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -37,3 +40,14 @@ def normalize(texts: pl.Series, config: NormalizeConfig) -> pl.Series:
         # Same result as replacing r"\s+" by " ", three times faster: single spaces are left alone.
         out = out.str.replace_all(r"\s\s+|[^\S ]", " ").str.strip_chars()
     return out
+
+
+def text_hashes(texts: pl.Series, config: NormalizeConfig, bits: Literal[64, 128] = 64) -> pl.Series:
+    """The xxh3 hash (64 or 128 bits) of each normalised text; nulls hash as empty text.
+
+    Equal hashes mean equal normalised texts (up to hash collisions): exact dedup groups by it, and
+    proxy decontamination finds test rows that copy a training row with it.
+    """
+    normalized = normalize(texts.fill_null(""), config)
+    column = plh.col("text").nchash
+    return normalized.to_frame("text").select(column.xxh3_128() if bits == 128 else column.xxh3_64()).to_series()

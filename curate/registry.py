@@ -20,16 +20,27 @@ def register(name: str):
     """Class decorator: make a :class:`Stage` available under ``name``."""
 
     def decorate(cls: type[Stage]) -> type[Stage]:
+        from curate.stages.base import KeyedStage
+
         if name in _STAGES and _STAGES[name] is not cls:
             raise ValueError(f"stage {name!r} is registered twice")
         declared = cls.Config.model_fields["type"].default
         if declared != name:
             raise ValueError(f"{cls.__name__}.Config.type defaults to {declared!r}, not {name!r}")
+        if cls.kind not in ("map", "shuffle", "global"):
+            raise ValueError(f"{cls.__name__}.kind is {cls.kind!r}; use map, shuffle or global")
+        if cls.kind == "shuffle" and not issubclass(cls, KeyedStage):
+            raise ValueError(f"{cls.__name__} is a shuffle stage: subclass curate.stages.base.KeyedStage and write its phases")
         cls.name = name
         _STAGES[name] = cls
         return cls
 
     return decorate
+
+
+def unregister(name: str) -> None:
+    """Remove the stage registered under ``name`` (a stage defined for one test, or one notebook cell)."""
+    _STAGES.pop(name, None)
 
 
 def _discover() -> None:

@@ -45,7 +45,7 @@ def test_stage_without_type_and_missing_input_key():
         validate_config({"input": {"path": "a", "dataset": "tweets"}, "stages": [{"keep": "first"}]})
     issues = "\n".join(info.value.issues)
     assert "stages[0]: each stage needs a 'type'" in issues
-    assert "input: set only one of input.path or input.dataset" in issues
+    assert "input: set only one of input.path, input.dataset" in issues
 
 
 def test_yaml_file_errors(tmp_path):

@@ -119,22 +119,26 @@ SLOW_STAGE_SCRIPT = textwrap.dedent('''
 
     out = sys.argv[1]
     curate.run({"name": "k", "input": {"path": sys.argv[2]},
-                "stages": [{"type": "exact_dedup", "normalize": {"lowercase": False}}, {"type": "nap"},
+                "stages": [{"type": "exact_dedup", "normalize": {"lowercase": False}},
+                           {"type": "heuristic_filter", "preset": "short_text"},  # adds q_* columns
+                           {"type": "filter", "expr": "text.len() > 0"},  # keeps its input as it is
+                           {"type": "nap"},
                            {"type": "exact_dedup", "name": "last", "normalize": {"strip_punctuation": True}}],
-                "output": {"dir": out}})
+                "output": {"dir": out, "checkpoints": sys.argv[3]}})
 ''')
 
 
 @pytest.mark.slow
-def test_sigkill_mid_stage_then_rerun_is_byte_identical(tmp_path):
+@pytest.mark.parametrize("checkpoints", ["full", "ids"])
+def test_sigkill_mid_stage_then_rerun_is_byte_identical(tmp_path, checkpoints):
     data = tmp_path / "d.jsonl"
     pl.DataFrame({"text": [f"Doc {i % 300}{'!' * (i % 3)}" for i in range(3000)]}).write_ndjson(data)
     script = tmp_path / "run.py"
     script.write_text(SLOW_STAGE_SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, str(script), str(tmp_path / "clean"), str(data)], check=True, env=env)
+    subprocess.run([sys.executable, str(script), str(tmp_path / "clean"), str(data), "full"], check=True, env=env)
     marker = tmp_path / "hanging"
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "killed"), str(data)],
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "killed"), str(data), checkpoints],
                             env={**env, "CURATE_TEST_HANG": str(marker)})
     deadline = time.time() + 120
     while not marker.exists() and time.time() < deadline:
@@ -143,12 +147,20 @@ def test_sigkill_mid_stage_then_rerun_is_byte_identical(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     killed = tmp_path / "killed" / "k"
-    assert (killed / "stages" / "01-exact_dedup.done").exists()
-    assert not (killed / "stages" / "02-nap.done").exists()
+    stages = killed / "stages"
+    assert (stages / "03-filter.done").exists() and not (stages / "04-nap.done").exists()
     assert not (killed / "curated.parquet").exists()
-    subprocess.run([sys.executable, str(script), str(tmp_path / "killed"), str(data)], check=True, env=env)
+    assert not (stages / "03-filter.parquet").exists()  # it kept its input unchanged: no rows written
+    written = pl.read_parquet(stages / "02-heuristic_filter.parquet")
+    added = [c for c in written.columns if c.startswith("q_")]
+    assert added  # the stage's own columns are in its checkpoint either way
+    if checkpoints == "ids":  # only the ids (in order) and what the stage added
+        assert written.columns == ["id", *added]
+    else:
+        assert "text" in written.columns
+    subprocess.run([sys.executable, str(script), str(tmp_path / "killed"), str(data), checkpoints], check=True, env=env)
     report = read_record(killed)
-    assert [f.resumed for f in report.stages] == [True, False, False]
+    assert [f.resumed for f in report.stages] == [True, True, True, False, False]
     for name in ["curated.parquet", "removed.parquet"]:
         assert (killed / name).read_bytes() == (tmp_path / "clean" / "k" / name).read_bytes(), name
 

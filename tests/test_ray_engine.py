@@ -15,7 +15,7 @@ import pytest
 import curate
 from curate.config import validate_config
 from curate.errors import ConfigError, MissingDependency, StageError
-from curate.registry import _STAGES, register
+from curate.registry import register, unregister
 from curate.schema import ID, TEXT, make_ledger
 from curate.stages.base import Stage, StageConfig, StageResult
 
@@ -96,7 +96,7 @@ def test_hash_shuffle_gives_the_same_result(ray_local, tmp_path):
     assert_identical(local, ray)
 
 
-@pytest.mark.parametrize("settings", [{}, {"max_driver_edges": 5}], ids=["edges-on-driver", "edges-reduced-in-ray"])
+@pytest.mark.parametrize("settings", [{}, {"blocks_per_cpu": 5}], ids=["2-blocks-per-cpu", "5-blocks-per-cpu"])
 def test_minhash_dedup_identical_to_local(ray_local, tmp_path, settings):
     local, ray = run_both(tmp_path, [{"type": "minhash_dedup"}], near_duplicates(), ray=settings)
     assert_identical(local, ray)
@@ -119,7 +119,7 @@ def test_actor_pool_embeddings_equal_local_ones(ray_local, tmp_path):
     from curate.config import RayConfig
     from curate.embed import EmbedderConfig, default_cache_dir, embed_frame
     from curate.engine.ray import Cluster
-    from curate.engine.ray_semantic import pool_embeddings
+    from curate.engine.ray_embed import pool_embeddings
 
     config = EmbedderConfig(cache=False)
     data = corpus(300)
@@ -154,7 +154,7 @@ def test_global_stages_run_on_the_driver_with_pool_embeddings(ray_local, tmp_pat
 
 
 def test_embedding_pool_takes_a_gpu_per_actor_when_asked():
-    from curate.engine.ray_semantic import pool_size
+    from curate.engine.ray_embed import pool_size
 
     cluster = {"CPU": 16.0, "GPU": 4.0}
     assert pool_size("cuda", None, cluster) == (4, 1)
@@ -218,7 +218,7 @@ def word_count(ray_local):
     ray_local.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     register("test_ray_word_count")(WordCount)
     yield
-    _STAGES.pop("test_ray_word_count")
+    unregister("test_ray_word_count")
 
 
 def test_map_stage_identical_to_local(word_count, tmp_path):
@@ -229,6 +229,28 @@ def test_map_stage_identical_to_local(word_count, tmp_path):
     assert ray.report.funnel[1].stats == local.report.funnel[1].stats
     artifact = Path("artifacts") / "01-test_ray_word_count" / "words.parquet"
     assert pl.read_parquet(ray.run_dir / artifact).equals(pl.read_parquet(local.run_dir / artifact))
+
+
+# --- a keyed stage defined in the test suite only runs on Ray with no change to curate/engine/ --
+
+
+@pytest.fixture
+def cap_per_key(ray_local):
+    """Register tests/contract/keyed_example.py's stage for one test (workers import it from the checkout)."""
+    from tests.contract.keyed_example import NAME, CapPerKey
+
+    register(NAME)(CapPerKey)
+    yield NAME
+    unregister(NAME)
+
+
+@pytest.mark.parametrize("params", [{}, {"column": "text", "cap": 1}])
+def test_new_keyed_stage_runs_on_both_engines_identically(cap_per_key, tmp_path, params):
+    stages = [{"type": cap_per_key, **params}, {"type": "exact_dedup"}]
+    local, ray = run_both(tmp_path, stages, corpus(800))
+    assert_identical(local, ray)
+    assert "over_cap" in set(ray.removed["reason"])
+    assert ray.report.funnel[1].stats == local.report.funnel[1].stats
 
 
 def test_worker_killed_in_map_stage_is_retried(word_count, tmp_path):
@@ -251,11 +273,11 @@ def _crash_once(marker: str, fn):
 
 
 def test_worker_killed_in_group_by_is_retried(ray_local, tmp_path, monkeypatch):
-    import curate.engine.ray_shuffle as shuffle
+    import curate.engine.ray_stages as stages
 
     ray_local.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     marker = tmp_path / "crashed"
-    monkeypatch.setattr(shuffle, "exact_group", _crash_once(str(marker), shuffle.exact_group))
+    monkeypatch.setattr(stages, "group_block", _crash_once(str(marker), stages.group_block))
     local, ray = run_both(tmp_path, [{"type": "exact_dedup"}], corpus())
     assert marker.exists(), "the fault was not injected"
     assert_identical(local, ray)
@@ -329,36 +351,6 @@ def test_missing_ray_names_the_extra(tmp_path, monkeypatch):
     with pytest.raises(MissingDependency) as error:
         ray_module()
     assert error.value.extra == "ray" and "curate[ray]" in str(error.value)
-
-
-# --- connected components when the candidate-edge list is too large for the driver -------
-
-
-def test_large_edge_lists_are_reduced_in_ray_without_changing_components(ray_local):
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    from curate.config import RayConfig
-    from curate.engine.ray import Cluster
-    from curate.engine.ray_minhash import reduce_edges
-
-    rng = np.random.default_rng(1)
-    groups = rng.integers(0, 150, 3000)  # 3000 nodes in ~150 near-duplicate clusters, 40 edges per node
-    src = np.repeat(np.arange(3000), 40)
-    partners = np.array([rng.choice(np.flatnonzero(groups == g), 40) for g in groups]).ravel()
-    edges = pl.DataFrame({"left": src, "right": partners})
-
-    def components(e: pl.DataFrame) -> np.ndarray:
-        graph = coo_matrix((np.ones(e.height), (e["left"].to_numpy(), e["right"].to_numpy())), shape=(3000, 3000))
-        return connected_components(graph, directed=False)[1]
-
-    cluster = Cluster(RayConfig())
-    reduced = reduce_edges(cluster.dataset(edges), cluster, limit=10_000)
-    assert reduced.height <= 10_000 < edges.height
-    before, after = components(edges), components(reduced)
-    pairs = pl.DataFrame({"before": before, "after": after}).unique()
-    assert pairs["before"].n_unique() == pairs["after"].n_unique() == pairs.height  # the same partition
-    assert reduce_edges(cluster.dataset(edges), cluster, limit=edges.height).equals(edges)  # small: all to the driver
 
 
 # --- where Ray comes from ---------------------------------------------------------------

@@ -315,8 +315,8 @@ def test_unreadable_input_folder_as_file_and_symlink_loop(tmp_path):
             read_input(InputConfig(path=secret))
     folder = tmp_path / "shards"
     folder.mkdir()
-    (folder / "a.jsonl").write_text('{"text": "a"}\n')
-    with pytest.raises(InputError, match="is a folder, but input.format is jsonl"):
+    (folder / "a.txt").write_text("a\n")
+    with pytest.raises(InputError, match="is a folder with no jsonl files"):
         read_input(InputConfig(path=folder, format="jsonl"))
     loop = tmp_path / "loop.csv"
     loop.symlink_to(loop)

@@ -59,12 +59,12 @@ def test_unreadable_input(tmp_path):
         _one_line_error(runner.invoke(app, ["run", str(path)]), "cannot be read: permission denied")
 
 
-def test_folder_with_format_jsonl(tmp_path):
+def test_folder_without_data_files_and_format_jsonl(tmp_path):
     folder = tmp_path / "shards"
     folder.mkdir()
-    (folder / "part-0.jsonl").write_text('{"text": "a"}\n')
+    (folder / "notes.md").write_text("not data\n")
     result = runner.invoke(app, ["run", str(_pipeline(tmp_path, {"path": str(folder), "format": "jsonl"}))])
-    _one_line_error(result, "is a folder, but input.format is jsonl")
+    _one_line_error(result, "is a folder with no jsonl files")
 
 
 def test_list_typed_text_column(tmp_path):

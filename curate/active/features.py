@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from curate.embed import EmbedderConfig, embed_frame
-from curate.errors import InputError, require
+from curate.errors import InputError
 from curate.schema import TEXT
+from curate.tfidf import tfidf_vectorizer
 
 
 class FeatureConfig(BaseModel):
@@ -48,9 +48,7 @@ def build_features(texts: pl.DataFrame, config: FeatureConfig, ctx: Any = None,
         embed = ctx.embeddings if ctx is not None else embed_frame
         main = embed(texts, config.embed)
         return main, (embed(extra, config.embed) if extra is not None else None)
-    text = require("sklearn.feature_extraction.text", "active", "scikit-learn")
-    vectorizer = text.TfidfVectorizer(max_features=config.max_features, ngram_range=(1, config.ngrams),
-                                      sublinear_tf=True, token_pattern=r"(?u)\b\w+\b", dtype=np.float32)
+    vectorizer = tfidf_vectorizer(config.ngrams, config.max_features, extra="active")
     try:
         main = vectorizer.fit_transform(texts[TEXT].fill_null("").to_list())
     except ValueError as exc:

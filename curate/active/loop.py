@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from curate.active.step import ActiveStep
 from curate.active.stopping import EnergyUsed, ProcessTimeEnergy, StopConfig, energy_kind, stop_reason
-from curate.active.strategies import QueryState, check_strategy, fit_model, select, strategy_clusters
 from curate.errors import InputError
 
 AUTO = "auto"
@@ -128,7 +128,7 @@ def run_loop(X: Any, y: np.ndarray, strategy: str, *, estimator: Any, seed: int,
         Called with the positions labelled so far, in query order, after the seed set and
         after every query; returning True ends the loop (stop reason ``auto_budget``).
     """
-    check_strategy(strategy)
+    step = ActiveStep(X, strategy, estimator, seed, batch_size, n_clusters, committee_size, random_share)
     n = X.shape[0]
     if n == 0:
         raise InputError("the pool is empty", hint="give the loop at least one row")
@@ -150,18 +150,16 @@ def run_loop(X: Any, y: np.ndarray, strategy: str, *, estimator: Any, seed: int,
     order = [seed_rows(y, min(seed_size, budget), rng)]
     selected[order[0]] = True
     round_of[order[0]] = 0
-    if n_clusters is None and strategy == "diversity" and batch_size != AUTO:
-        n_clusters = batch_size
-    clusters = strategy_clusters(strategy, X, seed, n_clusters)
     previous, changed, curve = None, [], []
     rounds, reason = 0, "label_budget"
     if on_round is not None and on_round(order[0]):
         reason = "auto_budget"
     while reason != "auto_budget":
         labelled = np.concatenate(order)
-        model = fit_model(estimator, X[labelled], y[labelled])
+        fitted = step.fit(labelled, y[labelled])
+        model = fitted.model
         majority = int(np.bincount(y[labelled]).argmax())
-        predicted = model.predict(X) if model is not None else np.full(n, majority)
+        predicted = fitted.predictions if model is not None else np.full(n, majority)
         share = float((predicted != previous).mean()) if previous is not None else None
         previous = predicted
         if share is not None:
@@ -179,13 +177,11 @@ def run_loop(X: Any, y: np.ndarray, strategy: str, *, estimator: Any, seed: int,
             reason = found
             break
         rounds += 1
-        state = QueryState(X, labelled, y[labelled], np.flatnonzero(~selected), model, estimator,
-                           seed=seed * 1_000_003 + rounds, committee_size=committee_size, clusters=clusters,
-                           random_share=random_share)
         # the whole batch is queried, then cut to the budget: its first rows are what the strategy
         # ranks first, so a smaller budget selects a prefix of a larger one's rows
-        batch = min(next_batch(batch_size, len(labelled), batch_growth), len(state.pool))
-        picks = select(strategy, state, batch)[:budget - int(selected.sum())]
+        batch = next_batch(batch_size, len(labelled), batch_growth)
+        picks = step.query(fitted, labelled, y[labelled], np.flatnonzero(~selected), batch,
+                           rounds)[:budget - int(selected.sum())]
         selected[picks] = True
         round_of[picks] = rounds
         order.append(picks)

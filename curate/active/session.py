@@ -16,17 +16,10 @@ import numpy as np
 import polars as pl
 
 from curate.active.features import FeatureConfig, build_features
+from curate.active.step import ActiveStep, Fitted
 from curate.active.stopping import ProcessTimeEnergy, StopConfig, stop_reason
 from curate.active.store import Store, now
-from curate.active.strategies import (
-    QueryState,
-    check_estimator,
-    check_strategy,
-    default_estimator,
-    fit_model,
-    select,
-    strategy_clusters,
-)
+from curate.active.strategies import check_estimator, check_strategy, default_estimator
 from curate.errors import InputError, require
 from curate.schema import ID, TEXT
 
@@ -91,7 +84,7 @@ class LabelingSession:
         self.X_ = None
         self.model_ = None
         self.fitted_on_: list[tuple[int, int]] = []
-        self.clusters_ = None
+        self.step_: ActiveStep | None = None
 
     # --- creation -------------------------------------------------------------------------
 
@@ -196,13 +189,14 @@ class LabelingSession:
             self.X_test_ = _load_features(self.folder / "test_features.bin")
             self.y_test_ = np.array([row[0] for row in self.store.db.execute("SELECT label FROM test ORDER BY pos")], dtype=np.int64)
             self.estimator_ = pickle.loads((self.folder / "estimator.pkl").read_bytes())
+            self.step_ = ActiveStep(self.X_, self.strategy, self.estimator_, self.meta_["seed"], self.batch_size)
         return self.X_
 
-    def _fit(self, labelled: list[tuple[int, int]]) -> tuple[Any, np.ndarray, np.ndarray]:
-        X = self._features()
+    def _fit(self, labelled: list[tuple[int, int]]) -> tuple[Fitted, np.ndarray, np.ndarray]:
+        self._features()
         positions = np.array([p for p, _ in labelled], dtype=np.int64)
         y = np.array([label for _, label in labelled], dtype=np.int64)
-        return fit_model(self.estimator_, X[positions], y), positions, y
+        return self.step_.fit(positions, y), positions, y
 
     def _test_accuracy(self, model: Any) -> float | None:
         if self.X_test_ is None or model is None:
@@ -218,7 +212,7 @@ class LabelingSession:
             The fitted model; ``None`` while fewer than two classes are labelled.
         """
         labelled = self.store.labelled()
-        self.model_ = self._fit(labelled)[0]
+        self.model_ = self._fit(labelled)[0].model
         self.fitted_on_ = labelled
         return self.model_
 
@@ -276,15 +270,12 @@ class LabelingSession:
                 raise InputError("the pool is empty: every row is labelled, claimed by another labeller or skipped",
                                  hint="see `curate label status`, or export the labels")
             round_no = self.store.db.execute("SELECT COALESCE(MAX(round), 0) FROM rounds").fetchone()[0] + 1
-            model, positions, y = self._fit(labelled)
+            fitted, positions, y = self._fit(labelled)
+            model = fitted.model
             self.model_, self.fitted_on_ = model, labelled
-            X = self.X_
-            predictions = model.predict(X).astype(np.int8) if model is not None else None
-            state = QueryState(X, positions, y, pool, model, self.estimator_,
-                               seed=self.meta_["seed"] * 1_000_003 + round_no)
-            state.clusters = self._clusters()
+            predictions = fitted.predictions.astype(np.int8) if fitted.predictions is not None else None
             # in position order, the order the store gives claimed rows back in when a labeller resumes
-            picks = sorted(select(self.strategy, state, min(n - len(own), len(pool))).tolist())
+            picks = sorted(self.step_.query(fitted, positions, y, pool, n - len(own), round_no).tolist())
             accuracy, kwh = self._test_accuracy(model), energy()
             with self.store.write() as db:
                 taken = set(self.store.claimed_by_others(self.who, self.claim_ttl))
@@ -303,14 +294,6 @@ class LabelingSession:
                                 accuracy, changed, kwh, predictions.tobytes() if predictions is not None else None))
             if picks:  # else someone took every pick while the model fitted: look again
                 return [self.ids_[p] for p in own + picks]
-
-    def _clusters(self) -> np.ndarray | None:
-        """The clusters the strategy reads (computed once per session object): k-means clusters
-        (one per batch row) for diversity, average-linkage ones for cluster_margin."""
-        if self.clusters_ is None:
-            k = max(self.batch_size, 2) if self.strategy == "diversity" else None
-            self.clusters_ = strategy_clusters(self.strategy, self._features(), self.meta_["seed"], k)
-        return self.clusters_
 
     def _label_index(self, label: Any) -> int:
         if isinstance(label, (int, np.integer)) and not isinstance(label, bool) and 0 <= label < len(self.labels):
@@ -416,7 +399,7 @@ class LabelingSession:
         accuracy = None
         if labelled and self.store.db.execute("SELECT COUNT(*) FROM test").fetchone()[0]:
             if labelled != self.fitted_on_ and refit:
-                self.model_, self.fitted_on_ = self._fit(labelled)[0], labelled
+                self.model_, self.fitted_on_ = self._fit(labelled)[0].model, labelled
             if labelled == self.fitted_on_:
                 accuracy = self._test_accuracy(self.model_)
         return {

@@ -4,12 +4,42 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 EnergyUsed = Callable[[], float]
 """Cumulative kWh used so far; an object may also carry ``kind`` (``measured`` or ``estimated``)."""
+
+
+class LiveMeter(Protocol):
+    """An energy meter that can be read while it runs (:class:`curate.energy.Meter` is one)."""
+
+    @property
+    def kind(self) -> str:
+        """``measured`` or ``estimated``."""
+
+    def kwh_so_far(self) -> float:
+        """kWh used since the meter started."""
+
+
+class MeterEnergy:
+    """The :data:`EnergyUsed` of a running meter: the active-learning loop's energy stop reads the
+    stage's own meter through it.
+
+    Parameters
+    ----------
+    meter : LiveMeter
+        A meter inside its ``with`` block (the run context's ``meter``).
+    """
+
+    def __init__(self, meter: LiveMeter) -> None:
+        self.meter = meter
+        self.kind = meter.kind
+
+    def __call__(self) -> float:
+        """kWh the meter has counted so far."""
+        return self.meter.kwh_so_far()
 
 
 class StopConfig(BaseModel):

@@ -14,6 +14,7 @@ from curate.audit.view import View, frame_table
 from curate.audit.views import histogram
 from curate.config import InputConfig
 from curate.io.readers import read_input
+from curate.normalize import NormalizeConfig, normalize
 from curate.schema import LABEL, TEXT
 
 
@@ -56,7 +57,8 @@ def profile(source: Any, text: str = "text", label: str | None = None, near_thre
     text, label : str
         Column names (``label`` defaults to a ``label`` column when there is one).
     near_threshold : float
-        Jaccard similarity (word 3-grams) above which two texts count as near-duplicates.
+        Jaccard similarity (word 3-grams, MinHash-estimated by :mod:`curate.minhash`) from which two
+        texts count as near-duplicates.
     language_sample : int
         How many texts the language mix is estimated from.
     seed : int
@@ -72,7 +74,7 @@ def profile(source: Any, text: str = "text", label: str | None = None, near_thre
     words = texts.fill_null("").str.strip_chars().str.count_matches(r"\S+")
     n = frame.height
     near = near_duplicate_rate(texts, threshold=near_threshold, seed=seed)
-    normalized = texts.fill_null("").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+    normalized = normalize(texts.fill_null(""), NormalizeConfig())  # as exact_dedup compares texts by default
     data: dict[str, Any] = {
         "source": where, "rows": n, "columns": frame.columns,
         "text_bytes": int(texts.str.len_bytes().sum() or 0), "memory_bytes": int(frame.estimated_size()),
@@ -122,7 +124,7 @@ def _profile_html(d: dict[str, Any]) -> str:
     near = d["near_duplicates"]
     summary = pl.DataFrame({
         "measure": ["rows", "text bytes", "memory bytes", "empty texts", "exact-duplicate rate",
-                    "duplicate rate after lower-casing and whitespace", f"near-duplicate rate (MinHash, J ≥ {near['threshold']})"],
+                    "duplicate rate after normalisation (NFKC, case, whitespace)", f"near-duplicate rate (MinHash, J ≥ {near['threshold']})"],
         "value": [f"{d['rows']:,}", f"{d['text_bytes']:,}", f"{d['memory_bytes']:,}", f"{d['empty_texts']:,}",
                   _pct(d["exact_duplicate_rate"]), _pct(d["normalized_duplicate_rate"]),
                   _pct(near["rate"]) + (f" (sample of {near['rows']:,})" if near["sampled"] else "")],

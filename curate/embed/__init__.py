@@ -154,7 +154,7 @@ def clear_memory(models: bool = False) -> None:
 
 
 def embed_frame(df: pl.DataFrame, config: EmbedderConfig, cache_dir: str | Path | None = None,
-                memoize: bool = False) -> np.ndarray:
+                memoize: bool = False, encoder: Encoder | None = None) -> np.ndarray:
     """Embeddings of ``df``'s rows (texts, or the configured vector column), float32, L2-normalised.
 
     Parameters
@@ -168,6 +168,9 @@ def embed_frame(df: pl.DataFrame, config: EmbedderConfig, cache_dir: str | Path 
     memoize : bool
         Keep the result in memory per (model fingerprint, ids, texts), so several stages of
         one run share it. The returned array is then read-only.
+    encoder : Encoder, optional
+        Encodes the texts the cache lacks (default :func:`make_encoder`'s for ``config``); it must
+        have the same ``fingerprint`` (the Ray engine passes one that encodes on an actor pool).
 
     Returns
     -------
@@ -179,7 +182,7 @@ def embed_frame(df: pl.DataFrame, config: EmbedderConfig, cache_dir: str | Path 
     if config.embedder == "column":
         return _column_vectors(df, config.column)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    encoder = make_encoder(config, cache_dir)
+    encoder = encoder if encoder is not None else make_encoder(config, cache_dir)
     texts = df[TEXT].cast(pl.String).fill_null("")
     keys = text_keys(texts)
     key = _memo_key(encoder.fingerprint, df, keys) if memoize else None

@@ -132,14 +132,23 @@ def cached_arrays(path: str | Path, compute: Callable[[], dict[str, np.ndarray]]
     hit : bool
         Whether they were read from ``path``.
     """
-    path = Path(path)
-    try:
-        return load_arrays(path), True
-    except FileNotFoundError:
-        pass
-    except (ValueError, OSError, EOFError, KeyError, TypeError) as exc:
-        _LOG.warning("cache: recomputing unreadable %s (%s)", path.name, exc)
-        path.unlink(missing_ok=True)
+    found = read_cached(path)
+    if found is not None:
+        return found, True
     arrays = compute()
     save_arrays(path, arrays)
     return arrays, False
+
+
+def read_cached(path: str | Path) -> dict[str, np.ndarray] | None:
+    """The arrays stored at ``path`` when it holds a whole, verified file; else ``None`` (an unreadable
+    file is logged and removed, so the caller recomputes and saves it with :func:`save_arrays`)."""
+    path = Path(path)
+    try:
+        return load_arrays(path)
+    except FileNotFoundError:
+        return None
+    except (ValueError, OSError, EOFError, KeyError, TypeError) as exc:
+        _LOG.warning("cache: recomputing unreadable %s (%s)", path.name, exc)
+        path.unlink(missing_ok=True)
+        return None

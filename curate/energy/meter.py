@@ -240,8 +240,8 @@ class Meter:
         self.tracker_ = _tracker(self.config, self.power_)
         self.tracker_.start()
         self._start = self.counters_.read()
-        self._cpu = cpu_seconds()
-        self._lap = (time.perf_counter(), self._cpu, self._start)
+        self.cpu_start_ = cpu_seconds()
+        self._lap = (time.perf_counter(), self.cpu_start_, self._start)
         return self
 
     def lap(self) -> EnergyReading:
@@ -277,10 +277,31 @@ class Meter:
 
         return grid_intensity(self.config.country_iso_code)
 
+    @property
+    def kind(self) -> str:
+        """``measured`` when every component of this machine is read from a hardware counter, else
+        ``estimated`` (the method a reading of this meter will have)."""
+        others = [found[1] for h in getattr(self.tracker_, "_hardware", [])
+                  if (found := _source(h, self.config, None)) is not None]  # the CPU's is the resolved power's
+        measured = self.power_.method == MEASURED and all(s.method == MEASURED for s in others)
+        return MEASURED if measured else ESTIMATED
+
+    def kwh_so_far(self) -> float:
+        """kWh used since the ``with`` block began, sampled now: what a budget checked inside the block
+        (the active-learning energy stop) reads. Only inside the block."""
+        if getattr(self, "tracker_", None) is None:
+            raise CurateError("the energy meter is read outside its `with` block", hint="read it inside the block")
+        self.tracker_.flush()  # samples power and energy up to now (nothing is written: no output methods)
+        total = getattr(self.tracker_, "_total_energy", None)  # CodeCarbon's running total; it has no public reader
+        if total is None:
+            raise CurateError("this CodeCarbon version gives no running energy total",
+                              hint="install the CodeCarbon version in constraints.txt")
+        return float(total.kWh)
+
     def __exit__(self, exc_type: Any, *exc_info: Any) -> None:
         counted_cpu, counted_gpu = self.counters_.kwh_since(self._start)
         self.tracker_.stop()
-        cpu = cpu_seconds() - self._cpu
+        cpu = cpu_seconds() - self.cpu_start_
         if exc_type is not None:
             return  # the block failed: no reading, and its error goes on unmasked
         data = getattr(self.tracker_, "final_emissions_data", None)

@@ -1,22 +1,20 @@
 """The Ray engine: the local engine's run (checkpoints, invariants, report), each stage's work on Ray Data.
 
-Only :meth:`RayEngine.execute` and :meth:`RayEngine.read` differ from the local engine. ``map``
-stages run as ``map_batches`` over blocks of rows; exact, MinHash and semantic dedup go through
-adapters (:mod:`curate.engine.ray_shuffle`) built from their modules' public functions; other
-stages run on the driver, with the embeddings they ask for computed by a Ray actor pool. Every
-result is put back in input order, so ids, ledger and curated rows are identical to the local
-engine's.
+Only :meth:`RayEngine.execute` and :meth:`RayEngine.read` differ from the local engine. A stage
+runs by the kind it declares, from its public phases (:mod:`curate.engine.ray_stages`): ``map``
+stages as ``map_batches`` over blocks of rows, keyed (``shuffle``) stages as ``map_batches`` for
+``prepare`` and ``keys`` and a group-by for ``group``, ``global`` stages on the driver; embeddings
+any stage asks the run context for come from a Ray actor pool (:mod:`curate.engine.ray_embed`).
+Every result is put back in input order, so ids, ledger and curated rows are identical to the
+local engine's.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -30,16 +28,9 @@ from curate.engine.local import EngineOutput, LocalEngine
 from curate.engine.observer import RunObserver
 from curate.errors import require
 from curate.io.readers import ReadResult, read_input
-from curate.io.writers import write_parquet
-from curate.schema import ID, LEDGER_SCHEMA, empty_ledger
+from curate.stages.base import POSITION as POS
 from curate.stages.base import RunContext, Stage, StageResult
 
-POS = "__curate_pos"
-PART = "__curate_part"
-STATS = "__curate_stats"
-ARTIFACT = "__curate_artifact"
-CONTENT = "__curate_content"
-LEDGER_PREFIX = "__curate_ledger_"
 ROWS_PER_BLOCK = 100_000
 _URI = re.compile(r"^([a-z][a-z0-9+.-]+):/+")
 
@@ -127,73 +118,6 @@ def with_positions(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(POS))
 
 
-def combine_stats(parts: list[dict[str, Any]], settings: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One stats dict from per-block ones, as the stage would report on all rows when its stats are
-    counts: a key every block reports is kept when it echoes the stage's ``settings`` or is equal in
-    every block, summed when it is an integer count, merged key by key when it is a dict of them;
-    anything else (and any key some block lacks) is dropped. A top-N count may hold more than N keys."""
-    settings = settings or {}
-    out: dict[str, Any] = {}
-    for key in dict.fromkeys(k for part in parts for k in part):
-        if any(key not in part for part in parts):
-            continue
-        values = [part[key] for part in parts]
-        if key in settings and all(v == settings[key] for v in values):
-            out[key] = values[0]
-        elif all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-            out[key] = sum(values)
-        elif all(isinstance(v, dict) for v in values):
-            merged = {k: sum(v.get(k, 0) for v in values) for k in dict.fromkeys(k for v in values for k in v)}
-            if all(isinstance(v, int) for v in merged.values()):
-                out[key] = dict(sorted(merged.items(), key=lambda item: -item[1]))
-        elif all(v == values[0] for v in values):
-            out[key] = values[0]
-    return out
-
-
-# --- map stages ------------------------------------------------------------------------
-
-
-def apply_map_batch(batch, stage: Stage, seed: int, artifacts: bool):
-    """Run a row-local stage on one block; return kept rows, ledger rows, stats and the block's
-    Parquet artefacts (as bytes, so the driver can gather them from any node) in one table."""
-    df = pl.from_arrow(batch)
-    positions = df.select(ID, POS)
-    first = df[POS].min()
-    with tempfile.TemporaryDirectory() as folder:
-        result = stage.apply(df.drop(POS), RunContext(seed=seed, artifacts_dir=Path(folder) if artifacts else None))
-        files = sorted(p for p in Path(folder).glob("*.parquet") if p.is_file())
-        written = pl.DataFrame({PART: "artifact", POS: first, ARTIFACT: [p.name for p in files],
-                                CONTENT: [p.read_bytes() for p in files]}, schema_overrides={POS: pl.Int64, CONTENT: pl.Binary})
-    kept = result.kept.join(positions, on=ID, how="left", maintain_order="left").with_columns(pl.lit("kept").alias(PART))
-    removed = (result.removed.select(list(LEDGER_SCHEMA)).rename(lambda c: LEDGER_PREFIX + c)
-               .join(positions, left_on=LEDGER_PREFIX + ID, right_on=ID, how="left", maintain_order="left")
-               .with_columns(pl.lit("removed").alias(PART)))
-    stats = pl.DataFrame({PART: ["stats"], STATS: [json.dumps(result.stats, default=str)]})
-    return to_arrow(pl.concat([kept, removed, stats, written], how="diagonal_relaxed"))
-
-
-def run_map_stage(stage: Stage, df: pl.DataFrame, ctx: RunContext, cluster: Cluster) -> StageResult:
-    """A ``map`` stage as ``map_batches`` over blocks; outputs and Parquet artefacts concatenated in input order."""
-    ds = cluster.dataset(with_positions(df)).map_batches(
-        apply_map_batch, fn_kwargs={"stage": stage, "seed": ctx.seed, "artifacts": ctx.artifacts_dir is not None},
-        batch_size=None, **cluster.map_options())
-    out = collect(ds).sort(POS, maintain_order=True)
-    parts = out[PART]
-    kept_columns = [c for c in out.columns if not c.startswith("__curate_")]
-    kept = out.filter(parts == "kept").select(kept_columns)
-    removed = out.filter(parts == "removed").select(
-        pl.col(LEDGER_PREFIX + c).cast(dtype).alias(c) for c, dtype in LEDGER_SCHEMA.items())
-    stats = combine_stats([json.loads(s) for s in out.filter(parts == "stats")[STATS]], stage.config.model_dump(mode="json"))
-    stats = stage.finish_stats(stats)  # figures derived from the summed counts (e.g. heuristic_filter's warnings)
-    written = out.filter(parts == "artifact")
-    for name in written[ARTIFACT].unique(maintain_order=True):
-        blocks = written.filter(pl.col(ARTIFACT) == name)[CONTENT]
-        write_parquet(pl.concat([pl.read_parquet(io.BytesIO(b)) for b in blocks], how="vertical_relaxed"), ctx.artifact_path(name))
-    ctx.progress(df.height, df.height)
-    return StageResult(kept=kept, removed=removed if removed.height else empty_ledger(), stats=stats)
-
-
 # --- input and output ------------------------------------------------------------------
 
 
@@ -277,17 +201,16 @@ class RayEngine(LocalEngine):
         return result
 
     def execute(self, stage: Stage, df: pl.DataFrame, ctx: RunContext) -> StageResult:
-        """``map`` stages on ``map_batches``, dedup stages through their adapter, the rest on the driver
-        (embeddings they ask for come from the Ray actor pool)."""
-        from curate.engine.ray_semantic import RayRunContext
-        from curate.engine.ray_shuffle import ADAPTERS
+        """Run ``stage`` on Ray by the kind it declares: ``map`` on ``map_batches``, ``shuffle`` through its
+        keyed phases, ``global`` on the driver; embeddings it asks for come from the Ray actor pool."""
+        from curate.engine.ray_embed import RayRunContext
+        from curate.engine.ray_stages import run_keyed_stage, run_map_stage
 
         if df.height == 0:
             return stage.apply(df, ctx)
+        pooled = RayRunContext(**{f.name: getattr(ctx, f.name) for f in fields(ctx)}, cluster=self.cluster)
         if stage.kind == "map":
             return run_map_stage(stage, df, ctx, self.cluster)
-        adapter = ADAPTERS.get(stage.name)
-        if adapter is not None:
-            return adapter(stage, df, ctx, self.cluster)
-        pooled = RayRunContext(**{f.name: getattr(ctx, f.name) for f in fields(ctx)}, cluster=self.cluster)
+        if stage.kind == "shuffle":
+            return run_keyed_stage(stage, df, pooled, self.cluster)
         return stage.apply(df, pooled)

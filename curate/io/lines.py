@@ -47,6 +47,12 @@ class LineCount:
         if self.header + self.blank + self.row_lines + self.quarantined != self.lines:
             raise AssertionError(f"line accounting broken: {self.to_dict()}")
 
+    def add(self, other: LineCount) -> None:
+        """Add another file's accounting (shards read as one dataset)."""
+        for name in ("lines", "header", "blank", "rows", "row_lines", "quarantined", "multiline_records"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.multiline_examples = (self.multiline_examples + other.multiline_examples)[:20]
+
     def to_dict(self) -> dict:
         """The numbers for report.json."""
         return {"lines": self.lines, "header_lines": self.header, "blank_lines": self.blank, "rows": self.rows,
@@ -131,6 +137,7 @@ class CsvRecords:
     header: list[str] | None
     rows: list[list[str]]
     count: LineCount
+    starts: list[int] = field(default_factory=list)
 
 
 def parse_csv(lines: list[Line], path: Path, *, separator: str, quote_char: str | None, has_header: bool,
@@ -150,6 +157,8 @@ def parse_csv(lines: list[Line], path: Path, *, separator: str, quote_char: str 
     header: list[str] | None = None
     width: int | None = None
     rows: list[list[str]] = []
+    starts: list[int] = []
+
     def reject(line: Line, reason: str) -> None:
         if has_header and header is None:
             raise InputError(f"{path}, line {line.number}: the header is malformed: {reason}",
@@ -192,6 +201,7 @@ def parse_csv(lines: list[Line], path: Path, *, separator: str, quote_char: str 
             reject(first, f"expected {width} fields, found {len(row)}{where}")
             continue
         rows.append(row)
+        starts.append(first.number)
         count.rows += 1
         count.row_lines += spanned
         if spanned > 1:
@@ -199,7 +209,7 @@ def parse_csv(lines: list[Line], path: Path, *, separator: str, quote_char: str 
             if len(count.multiline_examples) < 20:
                 count.multiline_examples.append((first.number, first.number + spanned - 1))
     count.check()
-    return CsvRecords(header, rows, count)
+    return CsvRecords(header, rows, count, starts)
 
 
 def _csv_reason(exc: csv.Error, spanned: int, limit: int, lines: list[Line], start: int) -> str:

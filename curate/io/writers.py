@@ -61,10 +61,11 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[Any]:
         raise
 
 
-def write_parquet(df: pl.DataFrame, path: str | Path) -> None:
-    """Write ``df`` atomically; the bytes depend only on the data (one row group layout)."""
+def write_parquet(df: pl.DataFrame, path: str | Path, metadata: dict[str, str] | None = None) -> None:
+    """Write ``df`` atomically, with ``metadata`` as the file's key-value metadata; the bytes
+    depend only on the data and the metadata (one row group layout)."""
     with atomic_write(path) as handle:
-        df.rechunk().write_parquet(handle, compression="zstd", statistics=False)
+        df.rechunk().write_parquet(handle, compression="zstd", statistics=False, metadata=metadata)
 
 
 def json_default(value: Any) -> Any:

@@ -8,13 +8,13 @@ Needs the ``minhash`` extra (numba, scipy; datasketch for interop).
 """
 
 from curate.minhash.banding import band_edges, band_frames, band_hashes, candidate_edges, optimal_bands
-from curate.minhash.clusters import cluster_signatures, connected_components, pair_similarity
+from curate.minhash.clusters import cluster_candidates, cluster_signatures, connected_components, pair_similarity
 from curate.minhash.index import datasketch_lsh, load_index, save_index
 from curate.minhash.shingle import shingles
 from curate.minhash.signature import SignatureSpec, minhash_signatures, permutations
 
 __all__ = [
-    "SignatureSpec", "band_edges", "band_frames", "band_hashes", "candidate_edges", "cluster_signatures",
+    "SignatureSpec", "band_edges", "band_frames", "band_hashes", "candidate_edges", "cluster_candidates", "cluster_signatures",
     "connected_components", "datasketch_lsh", "load_index", "minhash_signatures", "optimal_bands",
     "pair_similarity", "permutations", "save_index", "shingles",
 ]

@@ -75,7 +75,12 @@ class Clustering:
 
 def cluster_signatures(signatures: np.ndarray, bands: int, rows: int, threshold: float, verify: bool) -> Clustering:
     """Band, verify (estimated Jaccard >= ``threshold``, when ``verify``) and join into components."""
-    candidates = candidate_edges(signatures, bands, rows)
+    return cluster_candidates(signatures, candidate_edges(signatures, bands, rows), threshold, verify)
+
+
+def cluster_candidates(signatures: np.ndarray, candidates: pl.DataFrame, threshold: float, verify: bool) -> Clustering:
+    """Verify distinct candidate edges (``left``, ``right`` rows of ``signatures``) by estimated Jaccard
+    (when ``verify``) and join the rows into components."""
     left, right = candidates["left"].to_numpy(), candidates["right"].to_numpy()
     similarity = pair_similarity(signatures, left, right)
     edges = candidates.with_columns(similarity=similarity)

@@ -1,43 +1,40 @@
 """Test-set decontamination: test rows that duplicate a training row are dropped from the test set.
 
-Exact duplicates share the xxh3 hash of their normalised text (``curate.normalize``, as
-exact_dedup uses). Near duplicates have a Jaccard similarity of word 3-gram shingle sets at
-or above a threshold, computed exactly (not MinHash-estimated) with sparse matrix products.
+Exact duplicates share the xxh3 hash of their normalised text (:func:`curate.normalize.text_hashes`,
+what exact_dedup groups by). Near duplicates have a Jaccard similarity of their sets of word 3-gram
+shingles (:func:`curate.minhash.shingles` of the text normalised as minhash_dedup does) at or above a
+threshold, computed exactly (not MinHash-estimated) with sparse matrix products.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
-import polars_hash as plh
 
 from curate.errors import require
-from curate.normalize import NormalizeConfig, normalize
-from curate.scripts import UNSPACED_RE
+from curate.normalize import NormalizeConfig, text_hashes
 
 _CHUNK = 1024
+NGRAM = 3
 
 
-def text_hashes(texts: pl.Series) -> pl.Series:
-    """xxh3-64 of each normalised text (NFKC, lowercase, collapsed whitespace)."""
-    normalized = normalize(texts.fill_null(""), NormalizeConfig())
-    return normalized.to_frame("t").select(plh.col("t").nchash.xxh3_64()).to_series()
+def shingle_sets(texts: pl.Series):
+    """A binary sparse matrix: row ``i`` marks the word 3-gram shingles of text ``i`` (hashed to 2**22 columns)."""
+    feature_text = require("sklearn.feature_extraction.text", "proxy", "scikit-learn")
+    minhash = require("curate.minhash", "proxy", "numba")  # decontamination shingles as minhash_dedup does
+    from curate.minhash.signature import normalized
 
-
-def _shingles(texts: list[str]):
-    text = require("sklearn.feature_extraction.text", "proxy", "scikit-learn")
-    # scikit-learn's default tokens (two or more word characters), plus each character of a
-    # script written without spaces (Chinese, Japanese, ...) as a word of its own
-    vectorizer = text.HashingVectorizer(ngram_range=(3, 3), n_features=2**22, binary=True, norm=None,
-                                        alternate_sign=False, dtype=np.float32,
-                                        token_pattern=rf"(?u){UNSPACED_RE.pattern}|\b[^\W{UNSPACED_RE.pattern[1:-1]}]{{2,}}\b")
-    return vectorizer.transform(texts).tocsr()  # binary: each shingle counts once
+    vectorizer = feature_text.HashingVectorizer(
+        analyzer=lambda text: [shingle.decode("utf-8") for shingle in minhash.shingles(text, NGRAM)],
+        n_features=2**22, binary=True, norm=None, alternate_sign=False, dtype=np.float32)
+    return vectorizer.transform(normalized(texts, NormalizeConfig(), "word").to_list()).tocsr()
 
 
 def contamination(train: pl.Series, test: pl.Series, near_threshold: float) -> pl.DataFrame:
     """For each test text: ``reason`` (null, ``exact_duplicate`` or ``near_duplicate``),
     ``similarity`` (best Jaccard) and ``match`` (position of the training row it duplicates)."""
-    train_hash, test_hash = text_hashes(train), text_hashes(test)
+    normal = NormalizeConfig()
+    train_hash, test_hash = text_hashes(train, normal), text_hashes(test, normal)
     first = pl.DataFrame({"h": train_hash, "pos": np.arange(len(train), dtype=np.int64)}).group_by("h").agg(
         pl.col("pos").min())
     exact = pl.DataFrame({"h": test_hash}).join(first, on="h", how="left", maintain_order="left")["pos"].to_numpy()
@@ -45,9 +42,7 @@ def contamination(train: pl.Series, test: pl.Series, near_threshold: float) -> p
     best = np.zeros(len(test), dtype=np.float64)
     match = np.full(len(test), -1, dtype=np.int64)
     if len(train) and len(test):
-        normal = NormalizeConfig()
-        a = _shingles(normalize(train.fill_null(""), normal).to_list())
-        b = _shingles(normalize(test.fill_null(""), normal).to_list())
+        a, b = shingle_sets(train), shingle_sets(test)
         size_a = np.asarray(a.sum(axis=1)).ravel()
         size_b = np.asarray(b.sum(axis=1)).ravel()
         a_t = a.T.tocsc()

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from curate.errors import require
+from curate.tfidf import tfidf_vectorizer
 
 TEXT_MODELS = frozenset({"tfidf", "svm", "nb", "transformer"})
 """Model kinds that take texts; the others (``logreg``, ``mlp``) take embeddings."""
@@ -144,10 +145,9 @@ def make_model(kind: str, seed: int, max_iter: int = 1000, hidden: int = 256, ma
 
 
 def _text_pipeline(classifier: Any) -> Any:
-    """TF-IDF (sublinear term frequency) followed by ``classifier``."""
-    text = require("sklearn.feature_extraction.text", "proxy", "scikit-learn")
+    """TF-IDF (sublinear term frequency, curate's tokens) followed by ``classifier``."""
     pipeline = require("sklearn.pipeline", "proxy", "scikit-learn")
-    return pipeline.make_pipeline(text.TfidfVectorizer(sublinear_tf=True, dtype=np.float32), classifier)
+    return pipeline.make_pipeline(tfidf_vectorizer(), classifier)
 
 
 def _svm(seed: int, max_iter: int) -> Any:

@@ -142,7 +142,7 @@ def build_record(config: PipelineConfig, read: ReadResult, frame: pl.DataFrame, 
     reasons = removed.group_by("stage", "reason", maintain_order=True).len().rows(named=True)
     return RunRecord(
         name=config.name,
-        input=InputSummary(source=read.source, rows=total, quarantined=len(read.bad_rows), empty_text=empty,
+        input=InputSummary(source=read.source, text=read.text, rows=total, quarantined=len(read.bad_rows), empty_text=empty,
                            lines=LineAccount.model_validate(read.lines.to_dict()) if read.lines is not None else None),
         funnel=funnel,
         removed_by_reason=[ReasonCount(stage=r["stage"], reason=r["reason"], rows=r["len"]) for r in reasons],

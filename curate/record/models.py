@@ -156,6 +156,7 @@ class InputSummary(Model):
     """What was read."""
 
     source: str
+    text: str = Field("text", description="The text column every stage curated, or the template (over columns) that rendered it.")
     rows: int
     quarantined: int
     empty_text: int

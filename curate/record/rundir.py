@@ -25,6 +25,7 @@ import polars as pl
 
 from curate.errors import OutputError
 from curate.io.writers import output_error, write_json, write_parquet
+from curate.schema import ID
 
 MARKER = ".curate-run"
 LOCK = ".curate.lock"
@@ -143,8 +144,13 @@ class RunDir:
         """Folder for stage ``index``'s cached artefacts (signatures, similarities)."""
         return self.root / "artifacts" / f"{index:02d}-{_slug(label)}"
 
-    def load_checkpoint(self, index: int, label: str, key: str) -> tuple[pl.DataFrame, pl.DataFrame, dict] | None:
-        """The kept rows, ledger and stats of a completed stage whose key matches, else ``None``."""
+    def load_checkpoint(self, index: int, label: str, key: str,
+                        previous: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, dict] | None:
+        """The kept rows, ledger and stats of a completed stage whose key matches, else ``None``.
+
+        ``previous`` is the stage's input: a checkpoint that holds ids (``checkpoints: ids``) or
+        nothing (the stage kept its input as it was) is rebuilt from it.
+        """
         base = self.stage_base(index, label)
         done = _beside(base, ".done")
         if not done.exists():
@@ -154,18 +160,39 @@ class RunDir:
         except (OSError, json.JSONDecodeError):
             return None
         kept_path, removed_path = _beside(base, ".parquet"), _beside(base, ".removed.parquet")
-        if marker.get("key") != key or not kept_path.exists() or not removed_path.exists():
+        stored = marker.get("kept", "full")
+        if marker.get("key") != key or not removed_path.exists() or (stored != "unchanged" and not kept_path.exists()):
             return None
-        return pl.read_parquet(kept_path), pl.read_parquet(removed_path), marker["stats"]
+        if stored == "unchanged":
+            kept = previous
+        elif stored == "ids":
+            kept = _rebuild(pl.read_parquet(kept_path), previous, marker["columns"])
+        else:
+            kept = pl.read_parquet(kept_path)
+        return kept, pl.read_parquet(removed_path), marker["stats"]
 
-    def save_checkpoint(self, index: int, label: str, key: str, kept: pl.DataFrame,
-                        removed: pl.DataFrame, stats: dict[str, Any]) -> None:
-        """Write a stage's outputs, then its ``.done`` marker last (a crash leaves no marker)."""
+    def save_checkpoint(self, index: int, label: str, key: str, kept: pl.DataFrame, removed: pl.DataFrame,
+                        stats: dict[str, Any], previous: pl.DataFrame, mode: str = "full") -> None:
+        """Write a stage's outputs, then its ``.done`` marker last (a crash leaves no marker).
+
+        The kept rows are written in full (``mode`` ``full``), or as their ids in order with the
+        columns the stage added (``ids``); a stage that kept ``previous`` exactly writes no rows.
+        """
         base = self.stage_base(index, label)
         _beside(base, ".done").unlink(missing_ok=True)
-        write_parquet(kept, _beside(base, ".parquet"))
+        kept_path = _beside(base, ".parquet")
+        marker: dict[str, Any] = {"key": key, "stats": stats, "kept": mode}
+        if kept.equals(previous):
+            marker["kept"] = "unchanged"
+            kept_path.unlink(missing_ok=True)
+        elif mode == "ids":
+            added = [c for c in kept.columns if c not in previous.columns]
+            write_parquet(kept.select(ID, *added), kept_path)
+            marker["columns"] = kept.columns
+        else:
+            write_parquet(kept, kept_path)
         write_parquet(removed, _beside(base, ".removed.parquet"))
-        write_json({"key": key, "stats": stats}, _beside(base, ".done"))
+        write_json(marker, _beside(base, ".done"))
 
     def prune_checkpoints(self, keep: set[str]) -> None:
         """Delete checkpoint files of stages no longer in the pipeline, and stale temp files.
@@ -210,6 +237,12 @@ def _unlink(path: Path) -> None:
         path.unlink(missing_ok=True)
     except OSError as exc:
         raise output_error(path, exc) from None
+
+
+def _rebuild(stored: pl.DataFrame, previous: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """A stage's kept rows from its stored ids (in order) and added columns, and its input's other columns."""
+    carried = previous.select(ID, *[c for c in columns if c not in stored.columns])
+    return stored.join(carried, on=ID, how="left", maintain_order="left").select(columns)
 
 
 def _beside(base: Path, suffix: str) -> Path:

@@ -12,7 +12,7 @@ from pydantic import Field, field_validator
 from curate.active.curves import encode_labels, resolve_budget
 from curate.active.features import FeatureConfig, build_features
 from curate.active.loop import run_loop
-from curate.active.stopping import StopConfig
+from curate.active.stopping import MeterEnergy, StopConfig
 from curate.active.strategies import STRATEGIES, default_estimator
 from curate.errors import StageError
 from curate.guard import prefix_search
@@ -55,6 +55,9 @@ class ActiveSelect(Stage):
 
     kind = "global"
     Config = ActiveSelectConfig
+    examples = ({"budget": 30, "strategy": "entropy", "features": {"source": "tfidf"}},
+                {"budget": 0.4, "strategy": "diversity", "seed_size": 5, "batch_size": 7},
+                {"strategy": "coreset", "stop": {"max_labels": 25}, "features": {"source": "tfidf", "ngrams": 1}})
 
     def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
         """Run the loop; keep the selected rows (with the round that picked them)."""
@@ -72,7 +75,8 @@ class ActiveSelect(Stage):
         estimator = default_estimator().set_params(C=cfg.C, class_weight=cfg.class_weight)
         result = run_loop(X, y, cfg.strategy, estimator=estimator, seed=ctx.seed, seed_size=cfg.seed_size,
                           batch_size=cfg.batch_size, budget=max(budget, 1), stop=cfg.stop,
-                          random_share=cfg.random_share, energy=ctx.meter if callable(ctx.meter) else None,
+                          random_share=cfg.random_share,
+                          energy=MeterEnergy(ctx.meter) if ctx.meter is not None else None,
                           on_round=search.offer if search is not None else None)
         ctx.progress(df.height, df.height)
         order, rounds_of = result.order, result.round_of

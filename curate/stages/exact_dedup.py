@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import polars as pl
-import polars_hash as plh
 from pydantic import Field, model_validator
 
 from curate.errors import StageError
-from curate.normalize import NormalizeConfig, normalize
+from curate.normalize import NormalizeConfig, text_hashes
 from curate.registry import register
 from curate.schema import ID, TEXT, make_ledger
-from curate.stages.base import RunContext, Stage, StageConfig, StageResult
+from curate.stages.base import KEY, POSITION, KeyedStage, RunContext, StageConfig, StageResult
 
 
 class ExactDedupConfig(StageConfig):
@@ -32,7 +32,11 @@ class ExactDedupConfig(StageConfig):
 
 
 def keeper_order(keep: str, keep_column: str | None, position: str, rows: int) -> list[pl.Expr]:
-    """Sort keys that put the row to keep first in each group (ties go to the earliest row)."""
+    """Sort keys that put the row to keep first in each group (ties go to the earliest row).
+
+    Only the order of rows inside a group matters, so the keys give the same order on any subset
+    holding the whole group (``max`` ranks descending, nulls last, ties by position).
+    """
     if keep == "longest":
         return [-pl.col(TEXT).str.len_chars().cast(pl.Int64), pl.col(position)]
     if keep == "max":
@@ -40,49 +44,62 @@ def keeper_order(keep: str, keep_column: str | None, position: str, rows: int) -
     return [pl.col(position)]
 
 
-def text_hashes(texts: pl.Series, cfg: ExactDedupConfig) -> pl.Series:
-    """The xxh3 hash (64 or 128 bits) of each normalised text; nulls hash as empty text."""
-    normalized = normalize(texts.fill_null(""), cfg.normalize)
-    column = plh.col(TEXT).nchash
-    hash_expr = column.xxh3_128() if cfg.hash_bits == 128 else column.xxh3_64()
-    return normalized.to_frame(TEXT).select(hash_expr).to_series().rename("_hash")
+def check_keep_column(cfg, df: pl.DataFrame) -> None:
+    """A :class:`StageError` when the keep policy's ``keep_column`` is not a column of ``df``."""
+    if cfg.keep_column is not None and cfg.keep_column not in df.columns:
+        raise StageError(f"keep_column '{cfg.keep_column}' not found; columns are: {', '.join(df.columns)}",
+                         hint="set keep_column to one of them")
 
 
-def mark_keepers(work: pl.DataFrame, cfg: ExactDedupConfig) -> pl.DataFrame:
-    """Add ``_keeper`` (id) and ``_keeper_pos`` to ``work`` (columns id, ``_hash``, ``_pos`` in row
-    order, plus text / keep_column as the keep policy needs); a row is a duplicate when it is not its
-    group's keeper. Groups are independent, so any subset holding whole groups gives the same marks."""
-    order = keeper_order(cfg.keep, cfg.keep_column, "_pos", work.height)
-    return work.with_columns(
-        _keeper=pl.col(ID).sort_by(order).first().over("_hash"),
-        _keeper_pos=pl.col("_pos").sort_by(order).first().over("_hash"),
-    )
+KEEPER, KEEPER_POSITION = "__curate_keeper", "__curate_keeper_pos"
 
 
 @register("exact_dedup")
-class ExactDedup(Stage):
-    """Group rows by a 64/128-bit xxh3 hash of their normalised text; keep one per group."""
+class ExactDedup(KeyedStage):
+    """Group rows by a 64/128-bit xxh3 hash of their normalised text; keep one per group.
+
+    Phases: ``keys`` hashes each row's normalised text (the key), ``group`` picks each hash group's
+    keeper by the keep policy, ``finish`` writes the other rows to the ledger.
+    """
 
     kind = "shuffle"
     Config = ExactDedupConfig
+    examples = ({"keep": "longest", "hash_bits": 128}, {"keep": "max", "keep_column": "confidence"},
+                {"normalize": {"lowercase": False, "strip_punctuation": True}})
 
-    def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
-        """Keep one row per normalised-text group; the others go to the ledger."""
+    def fit(self, frame: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
+        """Check that the keep policy's column exists."""
+        check_keep_column(self.config, frame)
+        return frame
+
+    def keys(self, batch: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
+        """Id, position, the hash of the normalised text (128-bit hashes as decimal text, which Arrow
+        can carry) and what the keep policy compares."""
         cfg = self.config
-        if cfg.keep_column is not None and cfg.keep_column not in df.columns:
-            raise StageError(f"keep_column '{cfg.keep_column}' not found; columns are: {', '.join(df.columns)}",
-                             hint="set keep_column to one of them")
-        work = df.select(ID, TEXT, *([cfg.keep_column] if cfg.keep_column else [])).with_columns(
-            _hash=text_hashes(df[TEXT], cfg), _pos=pl.int_range(pl.len(), dtype=pl.Int64)
-        )
-        groups = mark_keepers(work, cfg)
-        is_dup = groups["_keeper"] != groups[ID]
-        dups = groups.filter(is_dup)
-        ctx.progress(df.height, df.height)
+        hashes = text_hashes(batch[TEXT], cfg.normalize, cfg.hash_bits)
+        if hashes.dtype == pl.UInt128:
+            hashes = hashes.cast(pl.String)
+        policy = [TEXT] if cfg.keep == "longest" else [cfg.keep_column] if cfg.keep == "max" else []
+        return batch.select(ID, POSITION, *policy).with_columns(hashes.alias(KEY))
+
+    def group(self, keyed: pl.DataFrame) -> pl.DataFrame:
+        """The rows that are not their hash group's keeper, with their keeper's id and position."""
+        cfg = self.config
+        order = keeper_order(cfg.keep, cfg.keep_column, POSITION, keyed.height)
+        marked = keyed.with_columns(pl.col(ID).sort_by(order).first().over(KEY).alias(KEEPER),
+                                    pl.col(POSITION).sort_by(order).first().over(KEY).alias(KEEPER_POSITION))
+        return marked.filter(pl.col(KEEPER) != pl.col(ID)).select(ID, POSITION, KEEPER, KEEPER_POSITION)
+
+    def finish(self, frame: pl.DataFrame, decisions: pl.DataFrame, ctx: RunContext) -> StageResult:
+        """Keep one row per group; the others go to the ledger in input order (``cluster_id``: the keeper's position)."""
+        dups = decisions.sort(POSITION)
+        ctx.progress(frame.height, frame.height)
+        duplicate = np.zeros(frame.height, dtype=bool)
+        duplicate[dups[POSITION].to_numpy()] = True
         removed = make_ledger(dups[ID], self.label, "exact_duplicate", 1.0,
-                              duplicate_of=dups["_keeper"], cluster_id=dups["_keeper_pos"])
+                              duplicate_of=dups[KEEPER], cluster_id=dups[KEEPER_POSITION])
         return StageResult(
-            kept=df.filter(~is_dup),
+            kept=frame.filter(pl.Series(~duplicate)),
             removed=removed,
-            stats={"duplicate_groups": dups["_keeper"].n_unique(), "bytes": int(df[TEXT].str.len_bytes().sum() or 0)},
+            stats={"duplicate_groups": dups[KEEPER].n_unique(), "bytes": int(frame[TEXT].str.len_bytes().sum() or 0)},
         )

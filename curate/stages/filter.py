@@ -35,6 +35,8 @@ class Filter(Stage):
     kind = "map"
     Config = FilterConfig
     requires = {"id"}
+    examples = ({"expr": "confidence >= 0.6 and text.len() > 40"}, {"expr": "label in [0, 2] or text.contains('sport')"},
+                {"expr": "confidence > 0.5", "keep_null": True})
 
     def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
         """Evaluate each top-level ``and`` clause; remove rows where any is false (or null)."""

@@ -232,6 +232,8 @@ class HeuristicFilter(Stage):
 
     kind = "map"
     Config = HeuristicFilterConfig
+    examples = ({"preset": "short_text"}, {"rules": {"gopher_word_count": {"min": 12}}, "action": "flag"},
+                {"bad_words": ["market"], "warn_language_share": None})
     artifacts = (SCORES_ARTIFACT,)
 
     def thresholds(self, stats: dict | None = None) -> list[Threshold]:

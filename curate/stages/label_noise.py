@@ -24,6 +24,7 @@ from curate.errors import StageError, require
 from curate.registry import register
 from curate.schema import ID, LABEL, TEXT, make_ledger
 from curate.stages.base import RunContext, Stage, StageConfig, StageResult
+from curate.tfidf import tfidf_vectorizer
 
 ISSUE = "label_issue"
 QUALITY = "label_quality"
@@ -53,10 +54,8 @@ class LabelNoiseConfig(StageConfig):
 
 
 def tfidf_features(texts: pl.Series):
-    """Sublinear TF-IDF of word uni- and bigrams (sparse)."""
-    text = require("sklearn.feature_extraction.text", "quality", "scikit-learn")
-    vectorizer = text.TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2 if len(texts) >= 100 else 1,
-                                      max_features=200_000, dtype=np.float32)
+    """Sublinear TF-IDF of word uni- and bigrams (sparse; :mod:`curate.tfidf`)."""
+    vectorizer = tfidf_vectorizer(2, max_features=200_000, min_df=2 if len(texts) >= 100 else 1, extra="quality")
     return vectorizer.fit_transform(texts.fill_null("").to_list())
 
 
@@ -84,6 +83,8 @@ class LabelNoise(Stage):
 
     kind = "global"
     Config = LabelNoiseConfig
+    examples = ({"select": "quality_rank", "rank_fraction": 0.2, "folds": 3}, {"classifier": "logistic", "action": "flag"},
+                {"features": "embeddings", "classifier": "knn", "neighbors": 5})
     requires = {"id", "text"}
 
     def _skip(self, df: pl.DataFrame, why: str, rows: int) -> StageResult:

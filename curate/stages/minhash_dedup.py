@@ -13,10 +13,12 @@ from curate.errors import StageError, require
 from curate.normalize import NormalizeConfig
 from curate.registry import register
 from curate.schema import ID, TEXT, make_ledger
-from curate.stages.base import RunContext, Stage, StageConfig, StageResult, Threshold
-from curate.stages.exact_dedup import keeper_order
+from curate.stages.base import KEY, POSITION, KeyedStage, RunContext, StageConfig, StageResult, Threshold
+from curate.stages.exact_dedup import check_keep_column, keeper_order
 
 ARTIFACT = "minhash_signatures"
+SIGNATURE = "__curate_signature"
+BAND = "__curate_band"
 
 
 class MinHashIndexConfig(BaseModel):
@@ -63,59 +65,116 @@ class MinHashDedupConfig(StageConfig):
 
 
 @register("minhash_dedup")
-class MinHashDedup(Stage):
-    """Near-duplicate removal with MinHash LSH (signatures identical to datasketch's ``MinHash``)."""
+class MinHashDedup(KeyedStage):
+    """Near-duplicate removal with MinHash LSH (signatures identical to datasketch's ``MinHash``).
+
+    Phases: ``prepare`` computes each row's signature, ``keys`` emits one keyed row per row and
+    LSH band (the key is the band's hash), ``group`` links each row of a band bucket to the
+    bucket's first row (candidate edges), ``finish`` verifies the candidates by estimated Jaccard,
+    joins rows into components and keeps one row per component.
+    """
 
     kind = "shuffle"
     Config = MinHashDedupConfig
     artifacts = (ARTIFACT,)
+    examples = ({"threshold": 0.5, "ngram": 3}, {"unit": "char", "ngram": 4, "hash": "sha1", "verify": False},
+                {"bands": 16, "rows": 4, "keep": "longest"}, {"keep": "max", "keep_column": "confidence", "num_perm": 64})
 
     def thresholds(self, stats: dict | None = None) -> list[Threshold]:
         """The Jaccard similarity at which rows are near-duplicates (signatures in the artefact)."""
         return [Threshold(column="jaccard", value=self.config.threshold, removes="at_or_above",
                           reason="near_duplicate", artifact=ARTIFACT)]
 
-    def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
-        """Cluster near-duplicate rows and keep one per cluster; the others go to the ledger."""
-        require("numba", "minhash")
-        from curate.minhash.banding import optimal_bands
-        from curate.minhash.clusters import cluster_signatures, pair_similarity
-        from curate.minhash.index import load_index, save_index
-        from curate.minhash.signature import SignatureSpec, minhash_signatures
+    def spec(self, seed: int):
+        """The :class:`~curate.minhash.signature.SignatureSpec` of this stage in a run seeded ``seed``."""
+        from curate.minhash.signature import SignatureSpec
 
         cfg = self.config
-        spec = SignatureSpec(num_perm=cfg.num_perm, seed=ctx.seed if cfg.seed is None else cfg.seed,
+        return SignatureSpec(num_perm=cfg.num_perm, seed=seed if cfg.seed is None else cfg.seed,
                              ngram=cfg.ngram, unit=cfg.unit, hash=cfg.hash, normalize=cfg.normalize.model_dump())
-        bands, rows = (cfg.bands, cfg.rows) if cfg.bands else optimal_bands(cfg.threshold, cfg.num_perm, cfg.weights)
-        n = df.height
-        signatures = minhash_signatures(df[TEXT], spec, cfg.batch_size, progress=lambda k: ctx.progress(k, n))
+
+    def banding(self) -> tuple[int, int]:
+        """LSH (bands, rows per band): the config's, or datasketch's optimum for the threshold."""
+        from curate.minhash.banding import optimal_bands
+
+        cfg = self.config
+        return (cfg.bands, cfg.rows) if cfg.bands else optimal_bands(cfg.threshold, cfg.num_perm, cfg.weights)
+
+    def fit(self, frame: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
+        """Check the extra and the keep policy's column."""
+        require("numba", "minhash")
+        check_keep_column(self.config, frame)
+        return frame
+
+    def prepare(self, batch: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
+        """Each row's MinHash signature."""
+        from curate.minhash.signature import minhash_signatures
+
+        cfg = self.config
+        signatures = minhash_signatures(batch[TEXT], self.spec(ctx.seed), cfg.batch_size,
+                                        progress=lambda k: ctx.progress(k, None))
+        return batch.with_columns(pl.Series(SIGNATURE, signatures, dtype=pl.Array(pl.UInt32, cfg.num_perm)))
+
+    def keys(self, batch: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
+        """One (position, band, band hash) row per row and band; the band hash is the key."""
+        from curate.minhash.banding import band_hashes
+
+        bands, rows = self.banding()
+        hashes = band_hashes(signature_matrix(batch, self.config.num_perm), bands, rows)
+        return pl.DataFrame({POSITION: np.repeat(batch[POSITION].to_numpy(), bands),
+                             BAND: np.tile(np.arange(bands, dtype=np.int32), batch.height),
+                             KEY: hashes.ravel()}, schema={POSITION: pl.Int64, BAND: pl.Int32, KEY: pl.UInt64})
+
+    def group(self, keyed: pl.DataFrame) -> pl.DataFrame:
+        """Candidate edges (``left``, ``right`` positions): each row of a band bucket to the bucket's first row."""
+        from curate.minhash.banding import BAND as BAND_COLUMN
+        from curate.minhash.banding import BAND_HASH, DOC, band_edges
+
+        return band_edges(keyed.select(pl.col(POSITION).alias(DOC), pl.col(BAND).alias(BAND_COLUMN),
+                                       pl.col(KEY).alias(BAND_HASH)))
+
+    def finish(self, frame: pl.DataFrame, decisions: pl.DataFrame, ctx: RunContext) -> StageResult:
+        """Verify candidates, join components, keep one row per component; the others go to the ledger."""
+        from curate.minhash.clusters import cluster_candidates, cluster_signatures, pair_similarity
+        from curate.minhash.index import load_index, save_index
+
+        cfg = self.config
+        spec = self.spec(ctx.seed)
+        bands, rows = self.banding()
+        n = frame.height
+        signatures = signature_matrix(frame, cfg.num_perm)
         params = {"threshold": cfg.threshold, "bands": bands, "rows": rows, "verify": cfg.verify,
                   "weights": list(cfg.weights)}
         if cfg.keep_signatures and (artifact := ctx.artifact_path(ARTIFACT)) is not None:
-            save_index(artifact, df[ID], signatures, spec, **params)
+            save_index(artifact, frame[ID], signatures, spec, **params)
         old_ids, old = pl.Series(ID, [], dtype=pl.String), np.zeros((0, cfg.num_perm), np.uint32)
         if cfg.index.against is not None:
             old_ids, old, old_spec, _ = load_index(cfg.index.against)
             if old_spec != spec:
                 raise StageError(f"index {cfg.index.against} was built with {old_spec.to_dict()}, this stage uses {spec.to_dict()}",
                                  hint="use the same num_perm, seed, unit, ngram, hash and normalize as the run that saved it")
-        everything = np.concatenate([signatures, old]) if len(old) else signatures
-        clustering = cluster_signatures(everything, bands, rows, cfg.threshold, cfg.verify)
-        keeper = self._keepers(df, clustering.labels, n)
+        if len(old):  # the saved rows take part in the banding: band everything here, on the driver
+            everything = np.concatenate([signatures, old])
+            clustering = cluster_signatures(everything, bands, rows, cfg.threshold, cfg.verify)
+        else:
+            everything = signatures
+            candidates = decisions.select("left", "right").unique().sort("left", "right")
+            clustering = cluster_candidates(signatures, candidates, cfg.threshold, cfg.verify)
+        keeper = self.keepers(frame, clustering.labels, n)
         is_dup = keeper != np.arange(n)
         dup_rows = np.flatnonzero(is_dup)
         dup_keepers = keeper[dup_rows]
-        all_ids = pl.concat([df[ID].cast(pl.String), old_ids.cast(pl.String)])
+        all_ids = pl.concat([frame[ID].cast(pl.String), old_ids.cast(pl.String)])
         labels, first_rows = np.unique(clustering.labels[:n], return_index=True)
         cluster_start = np.zeros(int(clustering.labels.max(initial=-1)) + 1, dtype=np.int64)
         cluster_start[labels] = first_rows
         removed = make_ledger(
-            df[ID].gather(dup_rows), self.label, "near_duplicate",
+            frame[ID].gather(dup_rows), self.label, "near_duplicate",
             score=pl.Series(pair_similarity(everything, dup_rows, dup_keepers)),
             duplicate_of=all_ids.gather(dup_keepers),
             cluster_id=pl.Series(cluster_start[clustering.labels[dup_rows]]),
         )
-        kept = df.filter(pl.Series(~is_dup))
+        kept = frame.filter(pl.Series(~is_dup)).drop(SIGNATURE)
         if cfg.index.save is not None:
             kept_rows = np.flatnonzero(~is_dup)
             save_index(cfg.index.save, pl.concat([kept[ID].cast(pl.String), old_ids.cast(pl.String)]),
@@ -123,10 +182,10 @@ class MinHashDedup(Stage):
         return StageResult(kept=kept, removed=removed, stats={
             "bands": bands, "rows": rows, "candidate_pairs": clustering.candidates,
             "verified_pairs": clustering.edges.height, "clusters": int(len(np.unique(keeper[dup_rows]))),
-            "bytes": int(df[TEXT].str.len_bytes().sum() or 0),
+            "bytes": int(frame[TEXT].str.len_bytes().sum() or 0),
         })
 
-    def _keepers(self, df: pl.DataFrame, labels: np.ndarray, n: int) -> np.ndarray:
+    def keepers(self, df: pl.DataFrame, labels: np.ndarray, n: int) -> np.ndarray:
         """Row (in ``labels`` numbering) kept for each of the first ``n`` rows' components.
 
         A component reaching a row of the ``against`` index (rows ``n`` and on) keeps that
@@ -143,3 +202,10 @@ class MinHashDedup(Stage):
             joined = work.select("_label").join(first_old, on="_label", how="left", maintain_order="left")["_old"]
             keeper = np.where(joined.is_not_null().to_numpy(), joined.fill_null(-1).to_numpy(), keeper)
         return keeper
+
+
+def signature_matrix(frame: pl.DataFrame, num_perm: int) -> np.ndarray:
+    """The signatures ``prepare`` put in ``frame``, as a C-contiguous ``(rows, num_perm)`` uint32 matrix."""
+    if frame.height == 0:
+        return np.zeros((0, num_perm), dtype=np.uint32)
+    return np.ascontiguousarray(frame[SIGNATURE].to_numpy(), dtype=np.uint32)

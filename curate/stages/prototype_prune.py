@@ -52,6 +52,7 @@ class PrototypePrune(Stage):
 
     kind = "global"
     Config = PrototypePruneConfig
+    examples = ({"keep_fraction": 0.5, "keep": "easiest", "n_clusters": 3}, {"cluster_size": 25, "niter": 5})
 
     def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
         """Keep ``keep_fraction`` of the rows; the ledger gives each pruned row's distance and cluster."""

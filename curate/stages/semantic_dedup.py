@@ -13,7 +13,7 @@ import xxhash
 from pydantic import Field, field_validator, model_validator
 
 from curate.embed import EmbedderConfig, make_encoder
-from curate.embed.arrays import cached_arrays
+from curate.embed.arrays import cached_arrays, read_cached, save_arrays
 from curate.embed.cache import text_keys
 from curate.embed.chunks import WORD, document_vectors
 from curate.embed.kmeans import assign_clusters, choose_k, fit_kmeans
@@ -22,7 +22,7 @@ from curate.errors import require
 from curate.io.writers import write_parquet
 from curate.registry import register
 from curate.schema import ID, TEXT, make_ledger
-from curate.stages.base import RunContext, Stage, StageConfig, StageResult, Threshold
+from curate.stages.base import KEY, POSITION, KeyedStage, RunContext, StageConfig, StageResult, Threshold
 from curate.stages.exact_dedup import keeper_order
 
 
@@ -62,14 +62,10 @@ class SemanticDedupConfig(StageConfig):
         return self
 
 
-def cluster_segments(cluster: np.ndarray, order: np.ndarray) -> list[np.ndarray]:
-    """Row indices of each cluster, in ``order`` (which must sort rows by cluster first)."""
-    sorted_clusters = cluster[order]
-    cuts = np.flatnonzero(np.diff(sorted_clusters)) + 1
-    return np.split(order, cuts)
-
-
 NEIGHBOURS = "semantic_neighbours.parquet"
+VECTOR, CLUSTER, CENTROID_SIM, RANK = "__curate_vector", "__curate_cluster", "__curate_centroid_sim", "__curate_rank"
+NEAREST, NEAREST_SIM = "__curate_nearest", "__curate_nearest_sim"
+WORKING = (VECTOR, CLUSTER, CENTROID_SIM, RANK, NEAREST, NEAREST_SIM)
 _VERSION = "semantic_dedup/1"  # bump when k-means or the within-cluster step changes its results
 
 
@@ -88,7 +84,7 @@ def _digest(*parts: object) -> str:
 
 
 @register("semantic_dedup")
-class SemanticDedup(Stage):
+class SemanticDedup(KeyedStage):
     """SemDeDup: k-means on embeddings, then blockwise pairwise cosine within each cluster.
 
     Texts longer than ``chunk_words`` are embedded chunk by chunk and pooled, so the model's
@@ -108,11 +104,17 @@ class SemanticDedup(Stage):
     ``ctx.cache_dir/semantic/`` as checksummed files named by a digest of the vectors and of
     every setting they depend on (eps is applied afterwards), so rerunning the stage on the
     same data, or with another eps, skips both steps.
+
+    Phases: ``fit`` embeds every row, fits k-means and orders each cluster by keep priority;
+    ``keys`` keys each row by its cluster; ``group`` finds each row's nearest higher-priority row
+    of its cluster; ``finish`` applies eps and writes the ledger and the artefact.
     """
 
-    kind = "global"
+    kind = "shuffle"
     Config = SemanticDedupConfig
     artifacts = (NEIGHBOURS,)
+    examples = ({"eps": 0.05, "n_clusters": 3}, {"keep": "longest", "cluster_size": 20, "block_size": 7},
+                {"keep": "max", "keep_column": "confidence", "eps_ratio": 0.5, "chunk_words": 8, "max_chunks": 2})
 
     def thresholds(self, stats: dict | None = None) -> list[Threshold]:
         """Cosine similarity ``1 - eps`` to a higher-priority row of the cluster (every row's in the artefact).
@@ -189,17 +191,16 @@ class SemanticDedup(Stage):
             stats["threshold"] = float(threshold_of(eps[0]))
         return eps, stats
 
-    def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
-        """Drop semantic duplicates; the ledger names the neighbour that caused each removal and their cosine."""
+    def fit(self, frame: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
+        """Embed every row, fit k-means (or read both from the cache), and rank each cluster's rows by
+        keep priority; a cached within-cluster result for these inputs comes along as columns."""
         cfg = self.config
-        n = df.height
+        n = frame.height
+        self.started_ = time.perf_counter()
+        self.fit_stats_: dict = {}
         if n < 2:
-            ctx.progress(n, n)
-            return StageResult(kept=df, removed=make_ledger([], self.label, "semantic_duplicate"),
-                               stats={"clusters": n, "duplicate_groups": 0,
-                                      **self.eps_used(df, np.full(n, -np.inf, dtype=np.float32))[1]})
-        started = time.perf_counter()
-        vectors, chunk_stats = self.vectors(df, lambda frame: ctx.embeddings(frame, cfg.embed), ctx.cache_dir)
+            return frame
+        vectors, chunk_stats = self.vectors(frame, lambda rows: ctx.embeddings(rows, cfg.embed), ctx.cache_dir)
         embedded = time.perf_counter()
         k = choose_k(n, cfg.cluster_size) if cfg.n_clusters is None else min(cfg.n_clusters, n)
         faiss = require("faiss", "embed", "faiss-cpu")
@@ -208,30 +209,71 @@ class SemanticDedup(Stage):
         clusters, kmeans_hit = cached_arrays(
             ctx.cache_dir / "semantic" / f"kmeans-{inputs}.arrays", lambda: self._cluster(vectors, k, ctx.seed))
         cluster, centroid_sim = clusters["cluster"], clusters["centroid_similarity"]
-        clustered = time.perf_counter()
+        self.clustered_ = time.perf_counter()
+        order = self.priority(frame, cluster, centroid_sim)
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n, dtype=np.int64)
+        self.neighbours_path_ = ctx.cache_dir / "semantic" / f"neighbours-{_digest(inputs, order, cfg.block_size)}.arrays"
+        neighbours = read_cached(self.neighbours_path_)
+        self.fit_stats_ = {"clusters": int(k), "largest_cluster": int(np.bincount(cluster).max()),
+                           "dims": int(vectors.shape[1]), **chunk_stats,
+                           "embed_seconds": round(embedded - self.started_, 4),
+                           "kmeans_seconds": round(self.clustered_ - embedded, 4)}
+        self.cached_ = {"kmeans_cached": kmeans_hit, "within_cluster_cached": neighbours is not None}
+        columns = [pl.Series(VECTOR, vectors, dtype=pl.Array(pl.Float32, vectors.shape[1])),
+                   pl.Series(CLUSTER, cluster, dtype=pl.Int64), pl.Series(CENTROID_SIM, centroid_sim, dtype=pl.Float32),
+                   pl.Series(RANK, rank)]
+        if neighbours is not None:
+            columns += [pl.Series(NEAREST, neighbours["nearest"], dtype=pl.Int64),
+                        pl.Series(NEAREST_SIM, neighbours["similarity"], dtype=pl.Float32)]
+        return frame.with_columns(columns)
 
-        order = self.priority(df, cluster, centroid_sim)
-        segments = cluster_segments(cluster, order)
-        key = _digest(inputs, order, cfg.block_size)
-        neighbours, pairs_hit = cached_arrays(
-            ctx.cache_dir / "semantic" / f"neighbours-{key}.arrays",
-            lambda: self._neighbours(vectors, segments, ctx))
-        if pairs_hit:
+    def keys(self, batch: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
+        """Each row keyed by its cluster, with its keep rank and vector (no rows when the within-cluster
+        result came from the cache, or there are fewer than two rows)."""
+        if VECTOR not in batch.columns or NEAREST in batch.columns:
+            return pl.DataFrame(schema={POSITION: pl.Int64, KEY: pl.Int64, RANK: pl.Int64})
+        return batch.select(POSITION, pl.col(CLUSTER).alias(KEY), RANK, VECTOR)
+
+    def group(self, keyed: pl.DataFrame) -> pl.DataFrame:
+        """Each row's nearest higher-priority row of its cluster (a position; -1 for none) and their cosine."""
+        parts = [pl.DataFrame(schema={POSITION: pl.Int64, NEAREST: pl.Int64, NEAREST_SIM: pl.Float32})]
+        if keyed.height:
+            for rows in keyed.sort(RANK).partition_by(KEY, maintain_order=True):
+                positions = rows[POSITION].to_numpy()
+                vectors = np.ascontiguousarray(rows[VECTOR].to_numpy(), dtype=np.float32)
+                nearest, similarity = nearest_earlier(vectors, self.config.block_size)
+                parts.append(pl.DataFrame({
+                    POSITION: positions, NEAREST: np.where(nearest >= 0, positions[np.maximum(nearest, 0)], -1),
+                    NEAREST_SIM: similarity}, schema=parts[0].schema))
+        return pl.concat(parts)
+
+    def finish(self, frame: pl.DataFrame, decisions: pl.DataFrame, ctx: RunContext) -> StageResult:
+        """Apply eps to every row's nearest neighbour: kept rows, ledger, artefact (and the cache, when the
+        within-cluster step ran)."""
+        n = frame.height
+        data = frame.drop([c for c in WORKING if c in frame.columns])
+        if n < 2:
             ctx.progress(n, n)
-        finished = time.perf_counter()
-
-        return self.result(df, ctx, cluster, centroid_sim, neighbours["nearest"], neighbours["similarity"], {
-            "clusters": int(k), "largest_cluster": int(max(len(s) for s in segments)), "dims": int(vectors.shape[1]),
-            **chunk_stats, "embed_seconds": round(embedded - started, 4),
-            "kmeans_seconds": round(clustered - embedded, 4), "within_cluster_seconds": round(finished - clustered, 4),
-            "kmeans_cached": kmeans_hit, "within_cluster_cached": pairs_hit})
+            return StageResult(kept=data, removed=make_ledger([], self.label, "semantic_duplicate"),
+                               stats={"clusters": n, "duplicate_groups": 0,
+                                      **self.eps_used(data, np.full(n, -np.inf, dtype=np.float32))[1]})
+        if NEAREST in frame.columns:
+            nearest, similarity = frame[NEAREST].to_numpy(), frame[NEAREST_SIM].to_numpy()
+        else:
+            found = decisions.sort(POSITION)
+            nearest, similarity = found[NEAREST].to_numpy(), found[NEAREST_SIM].to_numpy().astype(np.float32)
+            save_arrays(self.neighbours_path_, {"nearest": nearest, "similarity": similarity})
+        ctx.progress(n, n)
+        stats = {**self.fit_stats_, "within_cluster_seconds": round(time.perf_counter() - self.clustered_, 4), **self.cached_}
+        return self.result(data, ctx, frame[CLUSTER].to_numpy(), frame[CENTROID_SIM].to_numpy(), nearest, similarity,
+                           stats)
 
     def result(self, df: pl.DataFrame, ctx: RunContext, cluster: np.ndarray, centroid_sim: np.ndarray,
                nearest: np.ndarray, similarity: np.ndarray, stats: dict) -> StageResult:
         """Kept rows, ledger and the neighbours artefact from each row's nearest higher-priority row
         (-1: none) and their cosine; eps is chosen (or taken from the config) and applied here.
 
-        Shared by this stage and the Ray engine, which finds the nearest rows with a group-by.
         """
         eps, eps_stats = self.eps_used(df, similarity)
         parent = duplicate_parents(nearest, similarity, eps)
@@ -256,19 +298,6 @@ class SemanticDedup(Stage):
         centroids = fit_kmeans(vectors, k, seed, cfg.niter, cfg.max_points_per_centroid, cfg.threads)
         cluster, centroid_sim = assign_clusters(vectors, centroids)
         return {"cluster": cluster, "centroid_similarity": centroid_sim}
-
-    def _neighbours(self, vectors: np.ndarray, segments: list[np.ndarray], ctx: RunContext) -> dict[str, np.ndarray]:
-        """Every row's nearest higher-priority row of its cluster (-1 for none) and their cosine."""
-        n = len(vectors)
-        nearest = np.full(n, -1, dtype=np.int64)
-        similarity = np.full(n, -np.inf, dtype=np.float32)
-        for rows in segments:
-            local_nearest, local_sim = nearest_earlier(vectors[rows], self.config.block_size)
-            has_nearest = local_nearest >= 0
-            nearest[rows[has_nearest]] = rows[local_nearest[has_nearest]]
-            similarity[rows] = local_sim
-            ctx.progress(len(rows), n)
-        return {"nearest": nearest, "similarity": similarity}
 
     def _save_neighbours(self, ctx: RunContext, ids: pl.Series, cluster: np.ndarray, centroid_sim: np.ndarray,
                          nearest: np.ndarray, similarity: np.ndarray, eps: np.ndarray) -> None:

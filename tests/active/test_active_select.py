@@ -155,6 +155,24 @@ def test_noisy_ag_news_curve(shared_data):
         assert last > max(first, 0.5)
 
 
+def test_energy_stop_reads_the_stages_meter_inside_a_pipeline(tmp_path):
+    """stop.max_kwh ends the loop on the stage's own CodeCarbon meter (the run context's ``meter``), not on
+    the CPU-time fallback: with a fallback power of 1e-9 W the fallback could never reach the budget."""
+    frame = synthetic_texts(600)
+    config = {"name": "energy-stop", "output": {"dir": str(tmp_path)}, "seed": 1,
+              "energy": {"cpu_watts": 100.0, "measure_power_secs": 60},
+              "stages": [{"type": "active_select", "budget": 1.0, "seed_size": 10, "batch_size": 10,
+                          "features": {"source": "tfidf"}, "stop": {"max_kwh": 1e-7, "watts": 1e-9}}]}
+    result = curate.run(config, data=frame)
+    stats = result.report.funnel[1].stats
+    assert stats["stop"] == "energy_budget"
+    assert stats["rounds"] < 59  # the label budget (all 600 rows) takes 59 rounds
+    assert result.curated.height == stats["selected"] < frame.height
+    stage_energy = result.report.funnel[1].energy
+    assert stats["energy_kind"] == stage_energy.method == "estimated"  # no RAPL counters on these machines
+    assert 1e-7 <= stats["energy_kwh"] <= stage_energy.kwh  # the loop's energy is part of the stage's reading
+
+
 def test_seed_set_holds_every_class():
     y = np.array([0] * 190 + [1] * 8 + [2] * 2)
     for seed in range(20):

@@ -7,10 +7,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from curate.active.cli import _keys
 from curate.active.desk import Item, View
 from curate.active.page import curve, item, label_keys, name_page, panel, status_page
 from curate.active.stopping import StopConfig, stop_progress, stop_reason
+from curate.cli.label import answer_keys
 
 HOSTILE = "<script>alert(1)</script>\"'&<img src=x onerror=alert(2)>"
 
@@ -37,7 +37,7 @@ def tags(html: str) -> list[str]:
 @pytest.mark.parametrize("labels", [["neg", "neu", "pos"], ["spam", "ham", "unsure"], [f"c{i}" for i in range(12)],
                                     ["Sports", "science", "World", "business"], ["1star", "2star"]])
 def test_keys_are_the_terminal_loops_keys(labels):
-    assert label_keys(labels) == _keys(labels)
+    assert label_keys(labels) == answer_keys(labels)
 
 
 def test_every_text_is_escaped():

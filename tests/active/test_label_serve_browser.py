@@ -7,6 +7,7 @@ screenshot; a text that holds a script.
 from __future__ import annotations
 
 import io
+import time
 
 import numpy as np
 import polars as pl
@@ -70,6 +71,21 @@ def press_and_wait(page, key: str, row: str) -> None:
         arg=row, timeout=60_000)
 
 
+def element_png(locator, tries: int = 10) -> bytes:
+    """A screenshot of ``locator``; the page redraws its panel as the model refits, so an element
+    may be replaced between finding and shooting it: shoot the fresh one."""
+    from playwright.sync_api import Error
+
+    for attempt in range(tries):
+        try:
+            return locator.screenshot()
+        except Error as error:
+            if "not attached" not in str(error) or attempt == tries - 1:
+                raise
+            time.sleep(0.2)
+    raise AssertionError("unreachable")
+
+
 def labelled_on_page(page) -> int:
     return int(page.text_content(".progress b").replace(",", ""))
 
@@ -112,9 +128,9 @@ def test_label_20_by_keys_undo_reload_and_screenshot(tmp_path, browser):
         assert buttons.count() == 3
         for k in range(3):
             assert buttons.nth(k).text_content().strip().endswith(LABELS[k])
-            picture = Image.open(io.BytesIO(buttons.nth(k).screenshot())).convert("L")
+            picture = Image.open(io.BytesIO(element_png(buttons.nth(k)))).convert("L")
             assert picture.getextrema()[1] - picture.getextrema()[0] > 100  # text drawn on the button
-        curve = np.asarray(Image.open(io.BytesIO(page.locator("svg.curve").screenshot())).convert("RGB")).astype(int)
+        curve = np.asarray(Image.open(io.BytesIO(element_png(page.locator("svg.curve")))).convert("RGB")).astype(int)
         blue = ((curve[..., 2] > 150) & (curve[..., 0] < 100)).sum()
         assert blue > 50  # the accuracy line and its dots are drawn
 

@@ -67,3 +67,22 @@ def test_profile_language_mix():
                           + ["le chat est assis sur le tapis et regarde les oiseaux dehors"] * 5})
     languages = {r["language"]: r["rows"] for r in audit.profile(frame, language_sample=10).data["languages"]}
     assert languages == {"en": 5, "fr": 5}
+
+
+def test_profile_estimate_is_what_minhash_dedup_removes_cjk_included():
+    """One MinHash: the profiler's near-duplicate rate is the share the minhash_dedup stage removes with
+    the same shingles, permutations and bands, and near-copies in Chinese count as such."""
+    from curate.stages.base import RunContext
+    from curate.stages.minhash_dedup import MinHashDedup
+
+    rng = np.random.default_rng(3)
+    hanzi = [chr(c) for c in range(0x4E00, 0x4E00 + 400)]
+    chinese = ["".join(rng.choice(hanzi, 60)) for _ in range(20)]
+    chinese_near = [text[:-1] + "变" for text in chinese[:8]]
+    frame = pl.concat([planted().select("text"), pl.DataFrame({"text": chinese + chinese_near})])
+    frame = frame.with_columns(id=pl.int_range(pl.len()).cast(pl.String))
+    near = audit.profile(frame).data["near_duplicates"]
+    stage = MinHashDedup(ngram=3, num_perm=64, seed=0, bands=16, rows=4, threshold=0.8, keep_signatures=False)
+    removed = stage.apply(frame, RunContext(seed=0)).removed
+    assert near["rate"] == pytest.approx(removed.height / frame.height, abs=1e-6)
+    assert removed.filter(pl.col("id").cast(pl.Int64) >= 120).height == 8  # every Chinese near-copy

@@ -109,11 +109,12 @@ def test_final_check_backs_off_when_the_compound_is_below_random(tmp_path):
 
 
 def test_budget_auto_keeps_less_of_an_easy_corpus_than_of_a_hard_one(tmp_path):
-    # the shipped selection defaults; a little label noise keeps the easy corpus off a ceiling of 1.0,
-    # where a random subset ties with any prefix and so nothing could be shown to beat it
+    # the shipped selection defaults; both corpora have the same label noise (10%), which keeps the easy
+    # one off its ceiling, where a random subset ties with any prefix and so nothing could be shown to
+    # beat it (at 5% noise a random half already reaches the ceiling on the validation split)
     stage = {"type": "active_select", "budget": "auto", "features": {"source": "tfidf"}}
     chosen = {}
-    for name, frame in (("easy", topic_frame(800, classes=3, own=4, other=2, noise=0.05, seed=5)),
+    for name, frame in (("easy", topic_frame(800, classes=3, own=4, other=2, noise=0.1, seed=5)),
                         ("hard", topic_frame(800, classes=5, own=3, other=2, noise=0.1, seed=5))):
         result = curate.run({"name": name, "input": {"label": "label", "id": "id"}, "stages": [stage],
                              "guard": {"enabled": True}, "output": {"dir": str(tmp_path)}}, data=frame)
@@ -153,6 +154,13 @@ def test_budget_auto_needs_labels_and_the_guard(tmp_path):
                     "output": {"dir": str(tmp_path)}}, data=frame)
     with pytest.raises(InputError, match="needs labels"):
         curate.run({"stages": [stage], "output": {"dir": str(tmp_path)}}, data=frame.drop("label").rename({"clear": "x"}))
+    # too few labelled rows to judge: said before any stage runs, not after the first stages' work
+    small = topic_frame(60, seed=7).with_columns(label=pl.when(pl.col("id").str.ends_with("0")).then(None)
+                                                 .otherwise(pl.col("label")))
+    with pytest.raises(InputError, match=r"validation split has \d+ labelled rows, fewer than the 50"):
+        curate.run({"name": "small", "stages": [{"type": "exact_dedup"}, stage], "input": {"label": "label"},
+                    "output": {"dir": str(tmp_path)}}, data=small)
+    assert not list((tmp_path / "small").glob("stages/01-*"))
 
 
 def test_a_guarded_run_resumes_byte_identical(tmp_path):

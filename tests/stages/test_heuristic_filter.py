@@ -252,11 +252,9 @@ def test_a_rule_removing_most_of_one_script_warns():
     quiet = HeuristicFilter(HeuristicFilterConfig(stop_words_languages=("en", "ar"), warn_language_share=None))
     assert "warnings" not in quiet.apply(df, RunContext()).stats
     # counts of blocks add up: the warning is the same from the summed counts of two halves (the Ray engine's way)
-    from curate.engine.ray import combine_stats
-
     stage = HeuristicFilter(misconfigured)
     halves = [stage.apply(df.slice(0, 30), RunContext()).stats, stage.apply(df.slice(30), RunContext()).stats]
-    combined = stage.finish_stats(combine_stats(halves, misconfigured.model_dump(mode="json")))
+    combined = stage.combine_stats(halves)
     assert combined["language_warnings"] == result.stats["language_warnings"]
 
 

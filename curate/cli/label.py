@@ -8,19 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from curate.cli.output import fail
+from curate.cli.output import label_console as console
+
 label_app = typer.Typer(no_args_is_help=True, help="Active-learning labelling sessions (SQLite, resumable).")
-console = Console(highlight=False)
 SESSION = typer.Option(Path("label-session"), "--session", "-s", help="Session folder.")
-
-
-def _fail(exc: Exception) -> None:
-    from curate.cli import _fail as fail
-
-    fail(exc)
 
 
 @label_app.command("init")
@@ -58,14 +53,13 @@ def init(data: Path = typer.Option(..., "--data", help="Rows to label (JSONL, CS
         created = LabelingSession.create(
             session, frame, labels.split(","), id="id" if id_column else None, strategy=strategy, batch_size=batch,
             features=FeatureConfig(source=features), test=test_frame, test_label=test_label, stop=stop, seed=seed)
-    except Exception as exc:  # noqa: BLE001 - _fail decides how to show it
-        _fail(exc)
-        return
+    except Exception as exc:  # noqa: BLE001 - fail decides how to show it
+        fail(exc)
     console.print(f"session {escape(str(session))}: {len(created.ids_)} rows to label as {', '.join(created.labels)} "
                   f"(strategy {created.strategy}); next: curate label next -s {escape(str(session))}")
 
 
-def _keys(labels: list[str]) -> dict[str, int]:
+def answer_keys(labels: list[str]) -> dict[str, int]:
     """Keys 1..k, and each label's first letter where it is unique and not s/u/q."""
     keys = {str(i + 1): i for i in range(min(len(labels), 9))}
     firsts = [label[0].lower() for label in labels]
@@ -121,9 +115,8 @@ def next_(session: Path = SESSION,
     try:
         labeling = LabelingSession(session, who=who)
     except Exception as exc:  # noqa: BLE001
-        _fail(exc)
-        return
-    keys = _keys(labeling.labels)
+        fail(exc)
+    keys = answer_keys(labeling.labels)
     read_key = _key_reader(labeling.labels)
     answers = {**keys, **{name: index for index, name in enumerate(labeling.labels)}}
     by_index: dict[int, list[str]] = {}
@@ -139,9 +132,8 @@ def next_(session: Path = SESSION,
     except KeyboardInterrupt:
         console.print(f"interrupted: {state.done} labelled this time; {resume}")
         raise typer.Exit(130) from None
-    except Exception as exc:  # noqa: BLE001 - _fail decides how to show it
-        _fail(exc)
-        return
+    except Exception as exc:  # noqa: BLE001 - fail decides how to show it
+        fail(exc)
     finally:
         labeling.release(state.queue)
     console.print(f"quit: {state.done} labelled this time; {resume}" if quit_ else f"done: {state.done} labelled this time")
@@ -211,8 +203,7 @@ def status(session: Path = SESSION) -> None:
     try:
         metrics = LabelingSession(session).metrics()
     except Exception as exc:  # noqa: BLE001
-        _fail(exc)
-        return
+        fail(exc)
     table = Table(title=f"labelling session {session}", show_header=False)
     accuracy = "n/a (no test set)" if metrics["accuracy"] is None else f"{metrics['accuracy']:.4f}"
     rows = [("labelled", f"{metrics['labelled']:,} of {metrics['pool']:,}"),
@@ -245,8 +236,7 @@ def export(out: Path = typer.Option(..., "--out", "-o", help="Output file: .csv,
         with atomic_write(out) as handle:
             getattr(frame, writers[out.suffix])(handle)
     except Exception as exc:  # noqa: BLE001
-        _fail(exc)
-        return
+        fail(exc)
     console.print(f"{frame.height:,} labels written to {escape(str(out))}")
 
 
@@ -274,8 +264,7 @@ def serve(session: Path = SESSION,
         bound = sock.getsockname()[1]
         app = server.create_app(session, token, bound, options)
     except Exception as exc:  # noqa: BLE001
-        _fail(exc)
-        return
+        fail(exc)
     address = server.url(host, bound, token)
     if not server.is_local(host):
         console.print(f"[bold yellow]warning:[/] listening on {escape(host)}: anyone who can reach this machine on port "

@@ -1,4 +1,4 @@
-"""The command line: a thin Typer layer over the Python API; the only module that prints or exits."""
+"""The commands on runs: run, validate, stages, explain, report (and the run's terminal summary)."""
 
 from __future__ import annotations
 
@@ -9,28 +9,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from curate.active.cli import label_app
+from curate.cli.label import label_app
+from curate.cli.output import console, err_console, fail, settings
 from curate.engine.observer import RunObserver
-from curate.errors import CurateError
 
 if TYPE_CHECKING:
     from curate.record.models import Arm, ProxyOutcome, RunRecord
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Shrink a training set, then prove the energy it saves.")
-console = Console()
-err_console = Console(stderr=True)
-_state = {"debug": False}
 app.add_typer(label_app, name="label")
 
 
 @app.callback()
 def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")) -> None:
     """curate: data-centric Green AI."""
-    _state["debug"] = debug
+    settings["debug"] = debug
 
 
 class ProgressObserver(RunObserver):
@@ -223,31 +219,6 @@ def print_summary(record: RunRecord, run_dir: Path) -> None:
                 console.print(table)
 
 
-def _as_user_error(exc: Exception) -> Exception:
-    """Errors a user caused, met outside curate's own checks, as one-line :class:`CurateError` s."""
-    from pydantic import ValidationError
-
-    if isinstance(exc, ValidationError):
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg'].removeprefix('Value error, ')}"
-                             for e in exc.errors())
-        return CurateError(f"invalid {exc.title}: {problems}", hint="see --help for the allowed values")
-    if isinstance(exc, OSError) and exc.filename is not None:
-        return CurateError(f"{exc.filename}: {exc.strerror or exc}", hint="check the path and its permissions")
-    return exc
-
-
-def _fail(exc: Exception) -> None:
-    if _state["debug"]:
-        raise exc
-    exc = _as_user_error(exc)
-    if isinstance(exc, CurateError):
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
-    else:
-        err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
-                          highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
 @app.command()
 def run(pipeline: Path = typer.Argument(..., help="Pipeline YAML file."),
         open_report: bool = typer.Option(False, "--open", help="Open report.html when done.")) -> None:
@@ -258,9 +229,8 @@ def run(pipeline: Path = typer.Argument(..., help="Pipeline YAML file."),
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as progress:
             result = run_pipeline(pipeline, observer=ProgressObserver(progress))
-    except Exception as exc:  # noqa: BLE001 - _fail decides how to show it
-        _fail(exc)
-        return
+    except Exception as exc:  # noqa: BLE001 - fail decides how to show it
+        fail(exc)
     print_summary(result.report, result.run_dir)
     if open_report:
         import webbrowser
@@ -281,8 +251,7 @@ def validate(pipeline: Path = typer.Argument(..., help="Pipeline YAML file.")) -
             if given is not None and given.path is not None:
                 input_format(given)
     except Exception as exc:  # noqa: BLE001
-        _fail(exc)
-        return
+        fail(exc)
     console.print(f"[green]ok[/]: {pipeline} ({len(config.stages)} stages: {', '.join(s.type for s in config.stages)})")
 
 
@@ -313,8 +282,7 @@ def explain(run_dir: Path = typer.Argument(..., help="A run directory."),
     try:
         info = explain_row(run_dir, row_id)
     except Exception as exc:  # noqa: BLE001
-        _fail(exc)
-        return
+        fail(exc)
     console.print_json(json.dumps(info, default=str, ensure_ascii=False))
 
 
@@ -329,8 +297,7 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory."),  # noqa
         record = read_record(run_dir)
         page = write_page(record, run_dir)
     except Exception as exc:  # noqa: BLE001
-        _fail(exc)
-        return
+        fail(exc)
     print_summary(record, run_dir)
     console.print(f"wrote [bold]{page}[/]")
     if open_report:
@@ -339,14 +306,19 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory."),  # noqa
         webbrowser.open(page.resolve().as_uri())
 
 
-def entrypoint() -> None:
-    """Console-script entry point."""
+@app.command("docs", hidden=True)
+def docs() -> None:
+    """Regenerate docs/pipeline.md and docs/report.schema.json from the pydantic models (for developers)."""
+    from curate.docs import write_docs
+
+    console.print(f"wrote {' and '.join(str(path) for path in write_docs())}", highlight=False)
+
+
+def entrypoint(args: list[str] | None = None) -> None:
+    """Console-script entry point; ``args`` default to the command line."""
     try:
-        app()
+        app(args)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
 
-
-if __name__ == "__main__":
-    entrypoint()
