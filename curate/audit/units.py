@@ -6,7 +6,7 @@ import math
 from html import escape
 from typing import Any
 
-SCALE = {"Wh": 1e3, "mWh": 1e6, "pt": 100.0}
+SCALE = {"Wh": 1e3, "mWh": 1e6, "pt": 100.0, "PFLOP": 1e-15}
 """Record energy is in kWh and score changes are fractions; a figure shown in one of these units is
 the record's value times the scale."""
 
@@ -42,11 +42,13 @@ def number(value: Any) -> str:
 
 
 def show(value: Any, unit: str = "") -> str:
-    """``value`` as the page and the terminal write it in ``unit`` (``Wh``, ``mWh``, ``pt``, ``%`` or none)."""
+    """``value`` as the page and the terminal write it in ``unit`` (``Wh``, ``mWh``, ``pt``, ``PFLOP``, ``%`` or none)."""
     if unit == "Wh":
         return wh(value)
     if unit == "mWh":
         return mwh(value)
     if unit == "pt":
         return points(value)
+    if unit == "PFLOP":
+        return f"{value * SCALE['PFLOP']:.4g} PFLOP"
     return number(value) + unit

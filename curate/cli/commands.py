@@ -108,14 +108,92 @@ def proxy_table(proxy: ProxyOutcome) -> Table:
     if proxy.energy_saved_pct is not None:
         low, high = proxy.macro_f1_delta_ci
         break_even = proxy.break_even_runs
+        saved_range = proxy.energy_saved_pct_range
+        span = f" [{saved_range[0]:.1f}%, {saved_range[1]:.1f}%]" if saved_range else ""
         table.caption = (
-            f"energy saved {proxy.energy_saved_pct:.1f}% ({proxy.energy_method}), "
+            f"energy saved {proxy.energy_saved_pct:.1f}%{span} ({proxy.energy_method}), "
             f"cpu-seconds saved {proxy.cpu_seconds_saved_pct:.1f}%; "
             f"macro-F1 change {units.points(proxy.macro_f1_delta)} "
             f"[{units.points(low)}, {units.points(high)}] ({proxy.confidence:.0%} CI); "
             f"beats random: {'yes' if proxy.beats_random else 'no'} "
             f"({units.points(proxy.curated_minus_random_macro_f1)}); "
             f"break-even after {'never' if break_even is None else f'{break_even:.3g}'} training runs")
+    return table
+
+
+def power_line(record: RunRecord) -> str | None:
+    """Where the CPU's power figure came from, and its range."""
+    if record.power is None:
+        return None
+    cpu = record.power.cpu
+    return f"power: CPU {cpu.describe()}; GPU: {record.power.gpu.note}"
+
+
+def bakeoff_table(proxy: ProxyOutcome) -> Table | None:
+    """The bake-off: each family's macro-F1 and energy per fit on the full and the curated data."""
+    from curate.audit import units
+
+    bakeoff = proxy.bakeoff
+    if bakeoff is None:
+        return None
+    table = Table(title="architecture bake-off (same arms, same seeds)")
+    for column in ("model", "data", "macro-F1", "mWh / fit", "Pareto"):
+        table.add_column(column, justify="left" if column in ("model", "data") else "right", no_wrap=True)
+    for point in bakeoff.points:
+        table.add_row(point.model, point.data, f"{point.macro_f1:.4f}", f"{point.kwh_per_fit * units.SCALE['mWh']:.3g}",
+                      "front" if point.on_front else "")
+    table.caption_justify = "left"
+    table.caption = (f"cheapest within {100 * bakeoff.tolerance:.2g} pt of the best: {bakeoff.cheapest_full} (full), "
+                     f"{bakeoff.cheapest_curated} (curated)")
+    return table
+
+
+def savings_table(proxy: ProxyOutcome) -> Table | None:
+    """Hours and money saved per training run, for the proxy and at the forecast's scale."""
+    found = proxy.savings
+    if found is None:
+        return None
+    table = Table(title=f"hours and money saved per training run ({found.currency})")
+    table.add_column("")
+    runs = [(label, money) for label, money in (("proxy run", found.per_proxy_run), ("target run", found.per_target_run))
+            if money is not None]
+    for label, _ in runs:
+        table.add_column(label, justify="right", no_wrap=True)
+
+    def text(value: float | None, fmt: str = ".3g") -> str:
+        return "–" if value is None else format(value, fmt)
+
+    for label, cell in (("kWh saved", lambda m: text(m.kwh_saved)),
+                        ("kWh range", lambda m: f"{m.kwh_saved_range[0]:.2g}–{m.kwh_saved_range[1]:.2g}"
+                         if m.kwh_saved_range else "–"),
+                        ("CPU-hours", lambda m: text(m.cpu_hours_saved)), ("GPU-hours", lambda m: text(m.gpu_hours_saved)),
+                        ("hours", lambda m: text(m.wall_hours_saved)), ("energy cost", lambda m: text(m.energy_cost_saved)),
+                        ("compute cost", lambda m: text(m.compute_cost_saved)), ("total", lambda m: text(m.total_saved))):
+        table.add_row(label, *(cell(money) for _, money in runs))
+    table.caption_justify = "left"
+    prices = found.prices
+    table.caption = (f"prices: {prices['per_kwh']:g}/kWh, {prices['per_cpu_hour']:g}/CPU-hour, "
+                     f"{prices['per_gpu_hour']:g}/GPU-hour" + (" (defaults: set energy.prices)" if found.default_prices else ""))
+    if proxy.forecast is not None and proxy.forecast.description:
+        table.caption += f"; target: {proxy.forecast.description}"
+    return table
+
+
+def regions_table(proxy: ProxyOutcome) -> Table | None:
+    """gCO2eq of the same kWh on other grids (per target run when forecast, else per proxy fit)."""
+    if not proxy.regions:
+        return None
+    target = proxy.forecast is not None and proxy.forecast.full_kwh is not None
+    table = Table(title="the same kWh on other grids (CodeCarbon's offline data)")
+    for column in ("grid", "g/kWh", "year", "gCO2eq / run", "saved / run"):
+        table.add_column(column, justify="left" if column == "grid" else "right", no_wrap=column != "grid")
+    for row in proxy.regions:
+        run = row.gco2eq_per_target_run if target else row.gco2eq_per_proxy_fit
+        saved = row.gco2eq_saved_per_target_run if target else row.gco2eq_saved_per_proxy_fit
+        table.add_row(row.key + (" *" if row.this_run else ""), f"{row.gco2eq_per_kwh:.0f}", str(row.year or "–"),
+                      f"{run:.3g}", f"{saved:.3g}")
+    table.caption_justify = "left"
+    table.caption = f"per {'target' if target else 'proxy'} training run; * this run's grid"
     return table
 
 
@@ -132,7 +210,13 @@ def print_summary(record: RunRecord, run_dir: Path) -> None:
         for restored in guard.restored:
             console.print(f"  restored {restored.rows:,} rows of '{restored.stage}': {restored.reason}", highlight=False)
     if record.proxy is not None and record.proxy.arms():
+        line = power_line(record)
+        if line:
+            console.print(line, highlight=False)
         console.print(proxy_table(record.proxy))
+        for table in (bakeoff_table(record.proxy), savings_table(record.proxy), regions_table(record.proxy)):
+            if table is not None:
+                console.print(table)
 
 
 @app.command()

@@ -59,6 +59,7 @@ class EmbedderConfig(BaseModel):
     batch_size: int | None = Field(None, gt=0, description="Texts per encoder batch; default 64 for sentence-transformers, 1024 for static.")
     device: str = Field("cpu", pattern=r"^(cpu|auto|cuda(:\d+)?)$", description="Torch device for sentence-transformers: cpu, cuda[:i], or auto (cuda when present).")
     threads: int | None = Field(None, gt=0, description="Torch threads for sentence-transformers; default torch's own.")
+    precision: Literal["fp32", "int8"] = Field("fp32", description="sentence-transformers weights: fp32, or int8 (torch dynamic quantisation of the Linear layers, CPU only; see docs/BENCHMARKS.md for its energy, time and dedup agreement against fp32).")
     dims: int = Field(256, gt=0, description="Dimensions of the distilled static vectors (PCA).")
     cache: bool = Field(True, description="Keep vectors in the on-disk cache so a rerun embeds only new texts.")
 
@@ -72,7 +73,8 @@ def make_encoder(config: EmbedderConfig, cache_dir: str | Path | None = None) ->
     """The text back-end for ``config`` (cheap: the model loads on its first ``encode``)."""
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     if config.embedder == "sentence-transformers":
-        return SentenceTransformerEncoder(config.model, config.batch_size or 64, config.device, config.threads)
+        return SentenceTransformerEncoder(config.model, config.batch_size or 64, config.device, config.threads,
+                                          config.precision)
     if config.embedder == "static":
         return StaticEncoder(config.model, cache_dir, config.dims, config.batch_size or 1024)
     raise ValueError(f"embedder '{config.embedder}' has no text encoder")

@@ -22,7 +22,7 @@ import xxhash
 from curate.energy import EnergyConfig, Meter
 from curate.errors import InputError
 from curate.proxy.metrics import paired_differences, scores
-from curate.proxy.models import make_model
+from curate.proxy.models import TEXT_MODELS, make_model
 from curate.record.models import Fit
 from curate.schema import ID, LABEL, TEXT
 
@@ -44,7 +44,7 @@ class Comparison:
 class JudgeSettings:
     """What the judge trains and how it compares.
 
-    ``model`` is a proxy model kind (``tfidf``, ``logreg`` or ``mlp``); ``embed`` the embedder
+    ``model`` is a proxy model kind (``tfidf``, ``svm``, ``nb``, ``logreg`` or ``mlp``); ``embed`` the embedder
     config for the embedding models; ``tolerance`` the macro-F1 a reduction may lose.
     """
 
@@ -102,7 +102,7 @@ class ValidationJudge:
         self.reference_ = self.score(pool)
 
     def _build_features(self, pool: pl.DataFrame, validation: pl.DataFrame, embed: Embed | None) -> tuple[Any, Any]:
-        if self.settings.model == "tfidf":
+        if self.settings.model in TEXT_MODELS:
             as_texts = lambda frame: np.asarray(frame[TEXT].cast(pl.String).fill_null("").to_list(), dtype=object)  # noqa: E731
             return as_texts(pool), as_texts(validation)
         if embed is None:

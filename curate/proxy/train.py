@@ -14,7 +14,7 @@ import polars as pl
 from curate.energy import Budget, EnergyConfig, EnergyReading, Meter
 from curate.errors import InputError
 from curate.proxy.metrics import scores
-from curate.proxy.models import make_model
+from curate.proxy.models import TEXT_MODELS, make_model
 from curate.schema import ID, LABEL, TEXT
 
 if TYPE_CHECKING:
@@ -81,20 +81,40 @@ def check_labels(pool: pl.DataFrame, test: pl.DataFrame) -> tuple[pl.DataFrame, 
     return labelled, test, pool.height - labelled.height
 
 
-def _metered_fit(make: Callable[[], Any], X: Any, y: np.ndarray, config: ProxyTrainConfig,
-                 energy: EnergyConfig) -> tuple[Any, EnergyReading, int]:
-    """Fit repeatedly under one meter until the span lasts ``min_fit_seconds``.
+def _epochs(model: Any) -> bool:
+    """Whether ``model`` trains in epochs (and reports them to a callback)."""
+    return hasattr(model, "max_epochs")
 
-    Returns the last model, the reading of the whole span and the number of fits in it.
+
+def _metered_fit(make: Callable[[], Any], X: Any, y: np.ndarray, config: ProxyTrainConfig,
+                 energy: EnergyConfig) -> tuple[Any, EnergyReading, int, list[EnergyReading]]:
+    """Fit repeatedly under one meter until the span lasts ``min_fit_seconds`` (a fit that lasts
+    that long is metered once, as one span).
+
+    Returns the last model, the reading of the whole span, the number of fits in it and, for a
+    model that trains in epochs, the meter's lap of each epoch of the first fit.
     """
+    laps: list[EnergyReading] = []
     with Meter(energy) as meter:
         start, repetitions = time.perf_counter(), 0
         while True:
-            model = make().fit(X, y)
+            model = make()
+            if repetitions == 0 and _epochs(model):
+                model.fit(X, y, on_epoch=lambda epoch, loss: laps.append(meter.lap()))
+            else:
+                model.fit(X, y)
             repetitions += 1
             if repetitions >= config.max_repetitions or time.perf_counter() - start >= config.min_fit_seconds:
                 break
-    return model, meter.reading_, repetitions
+    return model, meter.reading_, repetitions, laps
+
+
+def _make(config: ProxyTrainConfig, seed: int, max_epochs: int | None = None) -> Any:
+    """An unfitted model of ``config.model`` with the run's settings."""
+    epochs, patience = ((config.transformer.max_epochs, config.transformer.patience) if config.model == "transformer"
+                        else (config.max_epochs, config.patience))
+    return make_model(config.model, seed, config.max_iter, config.hidden, max_epochs or epochs, patience,
+                      options=config.options(config.model))
 
 
 def _warm_up(config: ProxyTrainConfig, energy: EnergyConfig, X: Any, y: np.ndarray, seed: int) -> None:
@@ -102,7 +122,24 @@ def _warm_up(config: ProxyTrainConfig, energy: EnergyConfig, X: Any, y: np.ndarr
     costs of the model and of CodeCarbon (data tables it loads) stay out of every arm's figure."""
     sample = np.concatenate([np.flatnonzero(y == label)[:100] for label in np.unique(y)])
     with Meter(energy):
-        make_model(config.model, seed, config.max_iter, config.hidden, 1, config.patience).fit(X[sample], y[sample])
+        _make(config, seed, max_epochs=1).fit(X[sample], y[sample])
+
+
+def _detail(model: Any, laps: list[EnergyReading], total: EnergyReading, repetitions: int,
+            from_epochs: int) -> dict[str, Any]:
+    """Epochs run, the best (converged) epoch, each epoch's energy, and the Carbontracker-style
+    prediction of the fit's energy from its first ``from_epochs`` epochs."""
+    if not _epochs(model):
+        return {}
+    detail: dict[str, Any] = {"epochs": model.epochs_, "best_epoch": model.best_epoch_,
+                              "epoch_kwh": [lap.kwh for lap in laps], "epoch_seconds": [lap.wall_seconds for lap in laps]}
+    first = laps[:from_epochs]
+    if first:
+        actual = total.kwh / repetitions
+        predicted = float(np.mean([lap.kwh for lap in first])) * model.epochs_
+        detail |= {"from_epochs": len(first), "predicted_kwh": predicted, "actual_kwh": actual,
+                   "error_pct": round(100 * (predicted / actual - 1), 2) if actual > 0 else None}
+    return detail
 
 
 def train_arms(config: ProxyTrainConfig, energy: EnergyConfig, pool: pl.DataFrame, curated: pl.DataFrame,
@@ -124,7 +161,7 @@ def train_arms(config: ProxyTrainConfig, energy: EnergyConfig, pool: pl.DataFram
     curated_idx = pool.with_row_index("_pos").filter(pl.col(ID).is_in(curated[ID].implode()))["_pos"].to_numpy()
     y_pool, y_test = pool[LABEL].to_numpy(), test[LABEL].to_numpy()
     features = None
-    if config.model == "tfidf":
+    if config.model in TEXT_MODELS:
         X = np.asarray(pl.concat([pool[TEXT], test[TEXT]]).fill_null("").to_list(), dtype=object)
     else:
         from curate.embed import embed_frame
@@ -150,12 +187,11 @@ def train_arms(config: ProxyTrainConfig, energy: EnergyConfig, pool: pl.DataFram
             if np.unique(y_pool[idx]).size < 2:
                 raise InputError(f"the {arm} training set has fewer than two labels ({len(idx)} rows)",
                                  hint="the curation removed whole classes; loosen the stages' thresholds")
-            make = partial(make_model, config.model, seed_i, config.max_iter, config.hidden, config.max_epochs,
-                           config.patience)
-            model, total, repetitions = _metered_fit(make, X_pool[idx], y_pool[idx], config, energy)
+            model, total, repetitions, laps = _metered_fit(partial(_make, config, seed_i), X_pool[idx], y_pool[idx],
+                                                           config, energy)
             predictions = model.predict(X_test)
             accuracy, macro_f1 = scores(y_test, predictions)
-            detail = {"epochs": model.epochs_, "best_epoch": model.best_epoch_} if hasattr(model, "epochs_") else {}
+            detail = _detail(model, laps, total, repetitions, config.predict_from_epochs)
             fits.append(FitResult(arm, seed_i, len(idx), accuracy, macro_f1, predictions,
                                   total.per(repetitions), detail))
             stopped = budget.charge(total, f"proxy training ({arm}, seed {seed_i})", message)

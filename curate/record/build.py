@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from curate.energy import EnergyReading
+from curate.energy import EnergyConfig, EnergyReading
 from curate.record.models import (
     AutoBudget,
     BudgetUse,
@@ -16,6 +16,7 @@ from curate.record.models import (
     GuardRecord,
     InputSummary,
     LineAccount,
+    PowerRecord,
     ProxyOutcome,
     ReasonCount,
     RunRecord,
@@ -87,6 +88,23 @@ def budget_use(budget: Budget) -> BudgetUse:
                      exceeded=budget.exceeded_)
 
 
+def power_record(energy: EnergyConfig) -> PowerRecord:
+    """The power figures the run's energy rests on, resolved as every meter of the run resolved them."""
+    from curate.energy.power import resolve_cpu_power, resolve_gpu_power
+    from curate.energy.regions import known_regions
+
+    ram = (f"set by energy.ram_watts: {energy.ram_watts:g} W" if energy.ram_watts is not None else
+           "CodeCarbon's RAM model (5 W per DIMM it assumes the process's memory needs, at least 10 W); "
+           "low bound: 3 W per 8 GB of the memory the process uses")
+    if energy.grid_intensity is not None:
+        grid = f"set by energy.grid_intensity: {energy.grid_intensity:g} gCO2eq/kWh"
+    else:
+        found = known_regions().get(energy.country_iso_code or "world", known_regions()["world"])
+        grid = f"{found.name}: {found.gco2eq_per_kwh:g} gCO2eq/kWh ({found.source}, data year {found.year})"
+    return PowerRecord(cpu=resolve_cpu_power(energy.cpu_watts, energy.powercap), gpu=resolve_gpu_power(), ram=ram,
+                       grid=grid)
+
+
 def _stage_row(record: StageRecord, pool: int) -> FunnelRow:
     stats = record.stats
     verdict = record.verdict
@@ -132,5 +150,6 @@ def build_record(config: PipelineConfig, read: ReadResult, frame: pl.DataFrame, 
                       rows_validation=validation_rows, kept_pct=_pct(curated.height, pool), seconds=round(seconds, 3),
                       curation_energy=curation_energy(records, guard.energy if guard is not None else None)),
         splits=splits, guard=guard, proxy=proxy, budget=budget, stopped=stopped, views=views or Views(),
+        power=power_record(config.metered) if config.metered is not None else None,
         warnings=[f"stage '{r.label}': {w}" for r in records for w in r.stats.get("warnings", [])],
     )

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr
 
 from curate.energy import EnergyReading, EnergySource
+from curate.energy.power import CpuPower, GpuPower
 from curate.stages.base import Threshold
 
 SCHEMA_VERSION = 2
@@ -253,6 +254,29 @@ class ArmEnergy(Model):
     method: Method
     sources: dict[str, EnergySource]
     repetitions: list[int] = Field(description="Fits in the metered span of each seed.")
+    kwh_per_fit_low: float | None = Field(None, description="kWh per fit with every estimated power figure at its low bound.")
+    kwh_per_fit_high: float | None = Field(None, description="kWh per fit with every estimated power figure at its high bound.")
+
+
+class EpochPrediction(Model):
+    """Carbontracker-style: the energy of a fit's first epochs, times its epochs, against what the whole fit used."""
+
+    seed: int
+    from_epochs: int
+    epochs: int
+    predicted_kwh: float
+    actual_kwh: float
+    error_pct: float | None
+
+
+class Epochs(Model):
+    """How a model that trains in epochs trained on one arm: epochs run and to convergence, energy per epoch."""
+
+    run: Spread = Field(description="Epochs run per seed (early stopping included).")
+    to_convergence: Spread = Field(description="The best validation epoch per seed (its weights are kept).")
+    kwh_per_epoch: float
+    seconds_per_epoch: float
+    predictions: list[EpochPrediction] = Field(default_factory=list)
 
 
 class Arm(Model):
@@ -264,6 +288,7 @@ class Arm(Model):
     macro_f1: Spread
     energy: ArmEnergy
     training: list[dict[str, JsonValue]] | None = None
+    epochs: Epochs | None = None
 
 
 class ProxyTest(Model):
@@ -279,14 +304,99 @@ class Forecast(Model):
 
     assumption: str
     samples_ratio: float
+    preset: str | None = None
+    description: str | None = None
+    assumptions: list[str] = Field(default_factory=list, description="Every figure the forecast assumes, in words.")
+    tokens_full: int | None = None
+    tokens_curated: int | None = None
     full_flops: float | None = None
     curated_flops: float | None = None
     flops_saved: float | None = None
+    gpu_hours_full: float | None = None
+    gpu_hours_curated: float | None = None
+    gpu_hours_saved: float | None = None
+    hours_full: float | None = Field(None, description="Wall-clock hours of the target run on the full set.")
+    hours_saved: float | None = Field(None, description="Wall-clock hours the curated set saves per target run.")
     full_kwh: float | None = None
     curated_kwh: float | None = None
     kwh_saved: float | None = None
     gco2eq_saved: float | None = None
     break_even_runs: float | None = None
+    epochs_ratio: float | None = Field(None, description="The proxy's epochs to convergence, curated over full (mean over seeds): a cleaner set may converge sooner.")
+    curated_kwh_with_epochs: float | None = Field(None, description="curated_kwh scaled by epochs_ratio: the saving if the target converges as the proxy did.")
+
+
+class Money(Model):
+    """Hours, energy and money one training run saves, at given prices."""
+
+    kwh_saved: float
+    kwh_saved_range: list[float] | None = None
+    cpu_hours_saved: float | None = None
+    gpu_hours_saved: float | None = None
+    wall_hours_saved: float | None = None
+    energy_cost_saved: float = Field(description="kwh_saved x the price per kWh (what you pay for electricity on premises).")
+    energy_cost_saved_range: list[float] | None = None
+    compute_cost_saved: float = Field(description="CPU- and GPU-hours saved x their prices (what you pay to rent them).")
+    total_saved: float
+
+
+class Savings(Model):
+    """What curation saves per training run: for the proxy, and at the forecast's scale."""
+
+    currency: str
+    prices: dict[str, float]
+    default_prices: bool = Field(description="Whether the prices are curate's defaults (set energy.prices to your own).")
+    per_proxy_run: Money | None = None
+    per_target_run: Money | None = None
+
+
+class RegionRow(Model):
+    """gCO2eq of the same kWh on another grid."""
+
+    key: str
+    name: str
+    kind: str
+    gco2eq_per_kwh: float
+    year: int | None
+    source: str
+    this_run: bool = Field(False, description="The grid this run's figures used.")
+    gco2eq_per_proxy_fit: float | None = None
+    gco2eq_saved_per_proxy_fit: float | None = None
+    gco2eq_per_target_run: float | None = None
+    gco2eq_saved_per_target_run: float | None = None
+
+
+class ParetoPoint(Model):
+    """One (model, data) of the bake-off: energy per fit against test macro-F1."""
+
+    model: str
+    data: Literal["full", "curated"]
+    kwh_per_fit: float
+    macro_f1: float
+    on_front: bool = Field(description="No other point is at least as cheap and at least as accurate (one of them strictly).")
+
+
+class BakeoffModel(Model):
+    """One model family of the bake-off, trained on the same arms."""
+
+    model: str
+    family: str
+    full: Arm | None = None
+    curated: Arm | None = None
+    random: Arm | None = None
+
+
+class Bakeoff(Model):
+    """The architecture bake-off: every family on the same arms, the Pareto front, the cheapest good-enough model."""
+
+    tolerance: float
+    models: list[BakeoffModel]
+    points: list[ParetoPoint]
+    best_full: str | None = None
+    best_curated: str | None = None
+    cheapest_full: str | None = Field(None, description="The cheapest model (energy per fit) on the full data within `tolerance` macro-F1 of the best there.")
+    cheapest_curated: str | None = Field(None, description="The same on the curated data.")
+    reason: str = ""
 
 
 class ProxyOutcome(Model):
@@ -319,10 +429,25 @@ class ProxyOutcome(Model):
     energy_method: Method | None = None
     confidence: float | None = None
     forecast: Forecast | None = None
+    energy_saved_pct_range: list[float] | None = Field(None, description="energy_saved_pct with every estimated power figure at its low and at its high bound (min, max).")
+    kwh_saved_per_fit: float | None = None
+    kwh_saved_per_fit_range: list[float] | None = None
+    savings: Savings | None = None
+    regions: list[RegionRow] | None = None
+    bakeoff: Bakeoff | None = None
 
     def arms(self) -> list[tuple[str, Arm]]:
         """``(name, arm)`` of the arms that have fits, in the order full, curated, random."""
         return [(name, arm) for name in ("full", "curated", "random") if (arm := getattr(self, name)) is not None]
+
+
+class PowerRecord(Model):
+    """The power figures the run's energy rests on: the CPU's (source and range), the GPU's, RAM's, and the grid."""
+
+    cpu: CpuPower
+    gpu: GpuPower
+    ram: str
+    grid: str
 
 
 class BudgetUse(Model):
@@ -415,6 +540,7 @@ class RunRecord(Model):
     splits: Splits | None = None
     guard: GuardRecord | None = None
     proxy: ProxyOutcome | None = None
+    power: PowerRecord | None = None
     budget: BudgetUse | None = None
     stopped: str | None = None
     warnings: list[str] = Field(default_factory=list, description="What a stage warned about (e.g. a rule that would remove most of one language).")

@@ -110,8 +110,8 @@ stages:
   - {{type: heuristic_filter, preset: short_text}}
   - {{type: test_word_count, min_words: 4}}
   - {{type: active_select, budget: auto, features: {{source: tfidf}}, seed_size: 20, batch_size: 20}}
-energy: {{measure_power_secs: 0.1}}
-proxy_train: {{model: tfidf, seeds: 2, min_fit_seconds: 0.3, bootstrap: 200}}
+energy: {{measure_power_secs: 0.1, country_iso_code: DEU, regions: [FRA, POL, "gcp:europe-north1"]}}
+proxy_train: {{models: [tfidf, svm, nb], seeds: 2, min_fit_seconds: 0.3, bootstrap: 200, target: encoder-110m-3ep-1gpu}}
 output: {{dir: {out}}}
 """
 

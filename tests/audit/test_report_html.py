@@ -17,7 +17,7 @@ from curate.cli import app
 from curate.record import read_record
 from curate.record.models import RunRecord
 
-SCALE = {"": 1.0, "%": 1.0, "Wh": 1e3, "mWh": 1e6, "pt": 100.0}
+SCALE = {"": 1.0, "%": 1.0, "Wh": 1e3, "mWh": 1e6, "pt": 100.0, "PFLOP": 1e-15}
 
 
 class PageParser(HTMLParser):
@@ -138,6 +138,22 @@ def claimed_paths(record: RunRecord) -> set[str]:
                   "proxy.macro_f1_delta_ci.1", "proxy.beats_random", "proxy.min_fit_seconds", "proxy.seeds",
                   "proxy.test.rows_used", "proxy.test.decontaminated"}
         paths |= {"proxy.break_even_runs"} if proxy.break_even_runs is not None else set()
+        if proxy.energy_saved_pct_range is not None:
+            paths |= {"proxy.energy_saved_pct_range.0", "proxy.energy_saved_pct_range.1", "proxy.kwh_saved_per_fit",
+                      "proxy.kwh_saved_per_fit_range.0", "proxy.kwh_saved_per_fit_range.1"}
+        if proxy.bakeoff is not None:
+            paths |= {f"proxy.bakeoff.points.{i}.{k}" for i in range(len(proxy.bakeoff.points))
+                      for k in ("kwh_per_fit", "macro_f1")} | {"proxy.bakeoff.tolerance"}
+        if proxy.savings is not None:
+            for run in ("per_proxy_run", "per_target_run"):
+                money = getattr(proxy.savings, run)
+                if money is not None:
+                    paths |= {f"proxy.savings.{run}.{k}" for k in ("kwh_saved", "energy_cost_saved",
+                                                                   "compute_cost_saved", "total_saved")}
+        paths |= {f"proxy.regions.{i}.{k}" for i in range(len(proxy.regions or []))
+                  for k in ("gco2eq_per_kwh", "gco2eq_per_proxy_fit", "gco2eq_saved_per_proxy_fit")}
+    if record.power is not None and record.power.cpu.watts_per_cpu is not None:
+        paths |= {f"power.cpu.{k}" for k in ("watts_per_cpu", "low_watts_per_cpu", "high_watts_per_cpu")}
     return paths
 
 
@@ -205,6 +221,60 @@ def test_the_energy_proof_on_a_real_run(proxy_run):
         assert source.figure > 0 and source.origin and f'data-path="totals.curation_energy.sources.{part}.figure"' in html
         assert source.origin.replace("'", "&#x27;") in html
     assert "no data" not in html
+
+
+def test_the_figures_a_manager_acts_on_on_a_real_run(proxy_run):
+    """Power source and range, energy saved as a range, the bake-off's Pareto chart with three families, hours and
+    money saved, and the region table: in report.json, on the page, and in the terminal."""
+    run_dir, terminal = proxy_run
+    record = read_record(run_dir)
+    report, page = parse(run_dir)
+    on_page = shown(page)
+    html = (run_dir / "report.html").read_text()
+    said = " ".join(terminal.split())
+    # power: where the CPU figure came from (this machine: no RAPL, no cpu_watts, so the table or the default)
+    cpu = record.power.cpu
+    assert cpu.source in {"counters", "user", "table", "default"}
+    if cpu.source != "counters":
+        assert cpu.low_watts_per_cpu < cpu.watts_per_cpu < cpu.high_watts_per_cpu
+        assert report["power"]["cpu"]["source"] == cpu.source and f"<b>{cpu.source}</b>" in html
+        source = record.proxy.full.energy.sources["cpu"]
+        assert source.basis == cpu.source and source.figure == pytest.approx(cpu.watts_per_cpu * cpu.cpus)
+        assert f"power: CPU {cpu.source}:" in said
+    # energy saved, as a range at the power bounds, in the record, on the page and in the terminal
+    proxy = record.proxy
+    low, high = proxy.energy_saved_pct_range
+    assert low <= proxy.energy_saved_pct <= high
+    full, curated = proxy.full.energy, proxy.curated.energy
+    assert proxy.kwh_saved_per_fit_range == pytest.approx(sorted([
+        full.kwh_per_fit_low - curated.kwh_per_fit_low, full.kwh_per_fit_high - curated.kwh_per_fit_high,
+        full.kwh_per_fit - curated.kwh_per_fit])[::2])
+    assert on_page["proxy.energy_saved_pct_range.0"].endswith("%")
+    assert f"energy saved {proxy.energy_saved_pct:.1f}% [{low:.1f}%, {high:.1f}%]" in said
+    # the bake-off: three families on the same arms, the Pareto chart, the cheapest within tolerance
+    bakeoff = proxy.bakeoff
+    assert [m.model for m in bakeoff.models] == ["tfidf", "svm", "nb"]
+    assert all(m.full.rows == proxy.full.rows and m.curated.rows == proxy.curated.rows for m in bakeoff.models)
+    points = re.findall(r'class="point" fill="[^"]+" data-model="(\w+)" data-kind="(\w+)" data-x="([^"]+)" '
+                        r'data-y="([^"]+)" data-front="(\w+)"', html.split('id="bakeoff-pareto"')[1].split("</svg>")[0])
+    assert [(m, k, float(x), float(y), f == "true") for m, k, x, y, f in points] == [
+        (p.model, p.data, pytest.approx(p.kwh_per_fit * 1e6), pytest.approx(p.macro_f1), p.on_front)
+        for p in bakeoff.points]
+    assert any(p.on_front for p in bakeoff.points)
+    assert bakeoff.cheapest_full in {"tfidf", "svm", "nb"} and bakeoff.cheapest_curated in {"tfidf", "svm", "nb"}
+    assert f"cheapest within 1 pt of the best: {bakeoff.cheapest_full} (full)" in said
+    # hours and money saved per run, for the proxy and the forecast's target
+    savings = proxy.savings
+    assert savings.per_proxy_run.total_saved == pytest.approx(
+        savings.per_proxy_run.energy_cost_saved + savings.per_proxy_run.compute_cost_saved)
+    target = savings.per_target_run
+    assert target.gpu_hours_saved == pytest.approx(proxy.forecast.gpu_hours_saved) and target.gpu_hours_saved > 0
+    assert "hours and money saved per training run (USD)" in said and "fine-tune a 110M-parameter encoder" in said
+    # the region table: this run's grid first, then the ones asked for, with the data's source and year
+    assert [r.key for r in proxy.regions] == ["DEU", "FRA", "POL", "gcp:europe-north1"] and proxy.regions[0].this_run
+    assert all(r.source.startswith("CodeCarbon ") for r in proxy.regions)
+    assert proxy.regions[0].gco2eq_per_kwh == pytest.approx(full.sources["grid"].figure, rel=1e-3)
+    assert "the same kWh on other grids" in said and "gcp:europe-north1" in said
 
 
 def test_the_terminal_proxy_table_fits_80_columns(proxy_run):

@@ -96,3 +96,22 @@ def test_cuda_without_a_gpu_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="no CUDA device"):
         embed_frame(_frame(["cuda test text"]), EmbedderConfig(embedder="sentence-transformers", device="cuda"),
                     cache_dir=tmp_path)
+
+
+def test_int8_vectors_stay_close_to_fp32_and_are_cached_apart(tmp_path):
+    """int8 (dynamic quantisation, feed-forward outputs in fp32): the same ranking, vectors near fp32's, and their
+    own cache entries (a cached fp32 vector is never handed out as an int8 one)."""
+    texts = [*TEXTS, "东京的股市今天大幅下跌。", "انخفضت أسواق الأسهم بشكل حاد اليوم."]
+    fp32 = embed_frame(_frame(texts), EmbedderConfig(embedder="sentence-transformers"), cache_dir=tmp_path)
+    int8 = embed_frame(_frame(texts), EmbedderConfig(embedder="sentence-transformers", precision="int8"),
+                       cache_dir=tmp_path)
+    _check_unit(int8, len(texts), 384)
+    assert not np.array_equal(fp32, int8)  # computed, not read back from fp32's cache entries
+    assert np.min(np.sum(fp32 * int8, axis=1)) > 0.95
+    assert int8[0] @ int8[1] > int8[0] @ int8[2] + 0.3
+
+
+def test_int8_on_a_gpu_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="int8 runs on the CPU only"):
+        embed_frame(_frame(), EmbedderConfig(embedder="sentence-transformers", precision="int8", device="cuda"),
+                    cache_dir=tmp_path)

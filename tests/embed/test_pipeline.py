@@ -15,11 +15,12 @@ DEMO = Path(__file__).resolve().parents[2] / "pipelines" / "demo.yaml"
 
 
 def test_demo_uses_static_and_switches_to_minilm_with_one_line():
+    """The demo's semantic_dedup embeds with the static back-end (its default, or said so); one line switches it."""
     raw = yaml.safe_load(DEMO.read_text())
-    stage = next(s for s in raw["stages"] if s["type"] == "semantic_dedup")
-    assert stage["type"] == "semantic_dedup" and stage["embed"]["embedder"] == "static"
-    stage["embed"]["embedder"] = "sentence-transformers"
-    validate_config(raw)
+    position = next(i for i, s in enumerate(raw["stages"]) if s["type"] == "semantic_dedup")
+    assert validate_config(raw).stages[position].embed.embedder == "static"
+    raw["stages"][position]["embed"] = {**raw["stages"][position].get("embed", {}), "embedder": "sentence-transformers"}
+    assert validate_config(raw).stages[position].embed.embedder == "sentence-transformers"
 
 
 def test_run_ledger_names_semantic_duplicates(tmp_path, monkeypatch):

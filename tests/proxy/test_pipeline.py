@@ -109,7 +109,8 @@ output: {{dir: {tmp_path / 'runs'}}}
     assert result.exit_code == 0, result.output
     assert result.output.index("proxy training") > result.output.index("curate funnel")
     assert result.output.index("break-even") > result.output.index("proxy training")
-    assert result.output.rstrip().endswith("training runs")
+    assert result.output.index("hours and money saved") > result.output.index("break-even")
+    assert result.output.rstrip().endswith("this run's grid")  # the what-if table of grids comes last
     saved = pl.read_parquet(tmp_path / "runs" / "cli" / "test.parquet")
     assert saved.height == 90 and saved["id"].to_list()[0] == "t0"
 

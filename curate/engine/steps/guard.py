@@ -26,7 +26,8 @@ def judge_settings(config: PipelineConfig) -> JudgeSettings:
     from curate.embed import EmbedderConfig
 
     guard, proxy = config.guard, config.proxy_train
-    model = guard.model if guard.model != "proxy" else (proxy.model if proxy is not None else "tfidf")
+    proxy_model = proxy.model if proxy is not None and proxy.model != "transformer" else "tfidf"  # a fast judge
+    model = guard.model if guard.model != "proxy" else proxy_model
     extra = {"max_iter": proxy.max_iter, "hidden": proxy.hidden, "max_epochs": proxy.max_epochs,
              "patience": proxy.patience} if proxy is not None else {}
     return JudgeSettings(model=model, embed=proxy.embed if proxy is not None else EmbedderConfig(),
