@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from curate.errors import require
+from curate.proxy.early_stopping import EarlyStopping
 from curate.tfidf import tfidf_vectorizer
 
 TEXT_MODELS = frozenset({"tfidf", "svm", "nb", "transformer"})
@@ -86,7 +87,7 @@ class MLPClassifier:
         net = self._net(torch, X.shape[1], len(self.classes_))
         optimizer = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         loss_fn = torch.nn.CrossEntropyLoss()
-        best, waited, state = float("inf"), 0, None
+        stopper = EarlyStopping(self.patience)
         self.best_epoch_ = self.epochs_ = 0
         for epoch in range(1, self.max_epochs + 1):
             net.train()
@@ -105,15 +106,11 @@ class MLPClassifier:
                 val_loss = float(loss_fn(net(inputs[val]), targets[val]))
             if on_epoch is not None:
                 on_epoch(epoch, val_loss)
-            if val_loss < best - 1e-6:
-                best, waited, self.best_epoch_ = val_loss, 0, epoch
-                state = {k: v.clone() for k, v in net.state_dict().items()}
-            else:
-                waited += 1
-                if waited >= self.patience:
-                    break
-        if state is not None:
-            net.load_state_dict(state)
+            stop = stopper.should_stop(epoch, val_loss, net)
+            self.best_epoch_ = stopper.best_epoch_
+            if stop:
+                break
+        stopper.restore(net)
         self.net_ = net.eval()
 
     def predict(self, X: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from curate.errors import require
+from curate.proxy.early_stopping import EarlyStopping
 from curate.proxy.models import EpochCallback
 
 
@@ -102,7 +103,7 @@ class TransformerClassifier:
         optimizer = torch.optim.AdamW(net.parameters(), lr=self.lr)
         steps = self.max_epochs * -(-len(train) // self.batch_size)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / max(steps, 1)))
-        best, waited, state = float("inf"), 0, None
+        stopper = EarlyStopping(self.patience)
         self.best_epoch_ = self.epochs_ = 0
         for epoch in range(1, self.max_epochs + 1):
             net.train()
@@ -119,15 +120,11 @@ class TransformerClassifier:
             if not n_val:
                 self.best_epoch_ = epoch
                 continue
-            if val_loss < best - 1e-6:
-                best, waited, self.best_epoch_ = val_loss, 0, epoch
-                state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            else:
-                waited += 1
-                if waited >= self.patience:
-                    break
-        if state is not None:
-            net.load_state_dict(state)
+            stop = stopper.should_stop(epoch, val_loss, net)
+            self.best_epoch_ = stopper.best_epoch_
+            if stop:
+                break
+        stopper.restore(net)
         self.net_ = net.eval()
 
     def predict(self, X: np.ndarray) -> np.ndarray:
