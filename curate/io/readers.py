@@ -314,9 +314,9 @@ def _data_files(folder: Path) -> list[Path]:
 
 def _read_shards(path: Path, config: InputConfig, _fmt: str) -> tuple[pl.DataFrame, list[dict], LineCount | None]:
     """A folder or glob of shards as one dataset, each row with its ``shard`` (path relative to
-    the folder, or as matched) and ``line`` (first line of its record; for Parquet, its row)."""
+    the folder, or to the glob's part before its first wildcard) and ``line`` (first line of its record; for Parquet, its row)."""
     if _is_glob(path):
-        anchor = Path(*[part for part in path.parts if not _is_glob(Path(part))][: _glob_depth(path)]) or Path(".")
+        anchor = Path(*path.parts[:_glob_depth(path)])
         files = sorted(p for p in anchor.glob(str(path.relative_to(anchor))) if p.is_file())
         if not files:
             raise InputError(f"input path {path} matches no files", hint="check the pattern (relative paths start from the current folder)")
@@ -338,8 +338,7 @@ def _read_shards(path: Path, config: InputConfig, _fmt: str) -> tuple[pl.DataFra
             bad.append({"file": str(file), "line": None, "reason": exc.message})
             continue
         frame = frame.rename({name: f"{name}_original" for name in ("shard", "line") if name in frame.columns})
-        where = file.relative_to(anchor).as_posix() if file.is_relative_to(anchor) else str(file)
-        frames.append(frame.rename({_LINE: "line"}).with_columns(shard=pl.lit(where)))
+        frames.append(frame.rename({_LINE: "line"}).with_columns(shard=pl.lit(file.relative_to(anchor).as_posix())))
         bad += shard_bad
         if lines is not None:
             total.add(lines)

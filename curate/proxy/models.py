@@ -88,7 +88,7 @@ class MLPClassifier:
         optimizer = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         loss_fn = torch.nn.CrossEntropyLoss()
         stopper = EarlyStopping(self.patience)
-        self.best_epoch_ = self.epochs_ = 0
+        self.epochs_ = 0
         for epoch in range(1, self.max_epochs + 1):
             net.train()
             for batch in train[torch.randperm(len(train), generator=generator)].split(self.batch_size):
@@ -97,7 +97,6 @@ class MLPClassifier:
                 optimizer.step()
             self.epochs_ = epoch
             if n_val == 0:
-                self.best_epoch_ = epoch
                 if on_epoch is not None:
                     on_epoch(epoch, float("nan"))
                 continue
@@ -106,11 +105,10 @@ class MLPClassifier:
                 val_loss = float(loss_fn(net(inputs[val]), targets[val]))
             if on_epoch is not None:
                 on_epoch(epoch, val_loss)
-            stop = stopper.should_stop(epoch, val_loss, net)
-            self.best_epoch_ = stopper.best_epoch_
-            if stop:
+            if stopper.should_stop(epoch, val_loss, net):
                 break
         stopper.restore(net)
+        self.best_epoch_ = stopper.best_epoch_ if n_val else self.epochs_
         self.net_ = net.eval()
 
     def predict(self, X: np.ndarray) -> np.ndarray:

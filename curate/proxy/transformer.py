@@ -104,7 +104,7 @@ class TransformerClassifier:
         steps = self.max_epochs * -(-len(train) // self.batch_size)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / max(steps, 1)))
         stopper = EarlyStopping(self.patience)
-        self.best_epoch_ = self.epochs_ = 0
+        self.epochs_ = 0
         for epoch in range(1, self.max_epochs + 1):
             net.train()
             for batch, encoded in self._batches(torch, self.tokenizer_, texts, rng.permutation(train)):
@@ -118,13 +118,11 @@ class TransformerClassifier:
             if on_epoch is not None:
                 on_epoch(epoch, val_loss)
             if not n_val:
-                self.best_epoch_ = epoch
                 continue
-            stop = stopper.should_stop(epoch, val_loss, net)
-            self.best_epoch_ = stopper.best_epoch_
-            if stop:
+            if stopper.should_stop(epoch, val_loss, net):
                 break
         stopper.restore(net)
+        self.best_epoch_ = stopper.best_epoch_ if n_val else self.epochs_
         self.net_ = net.eval()
 
     def predict(self, X: np.ndarray) -> np.ndarray:
