@@ -8,6 +8,10 @@ import polars as pl
 import polars_hash as plh
 from pydantic import BaseModel, ConfigDict, Field
 
+BATCH_ROWS = 65_536
+"""Rows normalised at a time where only a per-row result is kept (each normalisation step copies the
+text, so a batch bounds that copy to a few megabytes instead of the whole column)."""
+
 
 class NormalizeConfig(BaseModel):
     """Which normalisations run before texts are compared (each switchable)."""
@@ -46,8 +50,11 @@ def text_hashes(texts: pl.Series, config: NormalizeConfig, bits: Literal[64, 128
     """The xxh3 hash (64 or 128 bits) of each normalised text; nulls hash as empty text.
 
     Equal hashes mean equal normalised texts (up to hash collisions): exact dedup groups by it, and
-    proxy decontamination finds test rows that copy a training row with it.
+    proxy decontamination finds test rows that copy a training row with it. Texts are normalised
+    :data:`BATCH_ROWS` at a time, so memory beyond the hashes is one batch of normalised text.
     """
-    normalized = normalize(texts.fill_null(""), config)
     column = plh.col("text").nchash
-    return normalized.to_frame("text").select(column.xxh3_128() if bits == 128 else column.xxh3_64()).to_series()
+    hash_of = column.xxh3_128() if bits == 128 else column.xxh3_64()
+    parts = [normalize(texts.slice(start, BATCH_ROWS).fill_null(""), config).to_frame("text").select(hash_of).to_series()
+             for start in range(0, max(len(texts), 1), BATCH_ROWS)]
+    return pl.concat(parts, rechunk=True)

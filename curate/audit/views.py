@@ -27,7 +27,7 @@ def _texts(rd: RunDir, ids: pl.Series) -> pl.DataFrame:
     """``id`` and ``text`` (cut to TEXT_CHARS) of the given ids, from the input checkpoint."""
     wanted = ids.drop_nulls().unique().implode()
     return (pl.scan_parquet(rd.input).select(ID, TEXT).filter(pl.col(ID).is_in(wanted))
-            .with_columns(pl.col(TEXT).str.slice(0, TEXT_CHARS)).collect())
+            .with_columns(pl.col(TEXT).str.slice(0, TEXT_CHARS)).collect(engine="streaming"))  # a row group at a time
 
 
 def _round(value: Any, digits: int = 4) -> Any:

@@ -61,11 +61,16 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[Any]:
         raise
 
 
+ROW_GROUP_ROWS = 65_536
+"""Rows per Parquet row group: a reader that filters or streams a file decodes one group at a time."""
+
+
 def write_parquet(df: pl.DataFrame, path: str | Path, metadata: dict[str, str] | None = None) -> None:
     """Write ``df`` atomically, with ``metadata`` as the file's key-value metadata; the bytes
-    depend only on the data and the metadata (one row group layout)."""
+    depend only on the data and the metadata (row groups of :data:`ROW_GROUP_ROWS` rows)."""
     with atomic_write(path) as handle:
-        df.rechunk().write_parquet(handle, compression="zstd", statistics=False, metadata=metadata)
+        df.rechunk().write_parquet(handle, compression="zstd", statistics=False, metadata=metadata,
+                                   row_group_size=ROW_GROUP_ROWS)
 
 
 def json_default(value: Any) -> Any:

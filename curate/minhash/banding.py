@@ -84,11 +84,28 @@ def band_edges(frame: pl.DataFrame) -> pl.DataFrame:
             .collect())
 
 
+def bucket_edges(hashes: np.ndarray) -> pl.DataFrame:
+    """Distinct candidate edges (``left``, ``right`` row numbers, sorted) from an ``(n, bands)`` matrix of
+    band hashes, as :func:`band_edges` gives them (each row to its bucket's first row), one band at a
+    time by sorting: memory beyond the hashes is a few arrays of one band."""
+    lefts, rights = [], []
+    for band in range(hashes.shape[1]):
+        order = np.argsort(hashes[:, band], kind="stable")
+        ordered = hashes[order, band]
+        starts = np.empty(len(order), dtype=bool)
+        starts[:1] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+        first = order[starts][np.cumsum(starts) - 1]
+        lefts.append(order[~starts])
+        rights.append(first[~starts])
+    edges = pl.DataFrame({"left": np.concatenate(lefts or [np.zeros(0, np.int64)]),
+                          "right": np.concatenate(rights or [np.zeros(0, np.int64)])},
+                         schema={"left": pl.Int64, "right": pl.Int64})
+    return edges.unique().sort("left", "right")
+
+
 def candidate_edges(signatures: np.ndarray, bands: int, rows: int) -> pl.DataFrame:
     """Distinct candidate edges over all bands (``left``, ``right`` row numbers, sorted)."""
     if bands * rows > signatures.shape[1]:
         raise ValueError(f"bands * rows = {bands * rows} exceeds num_perm = {signatures.shape[1]}")
-    edges = [band_edges(frame) for frame in band_frames(signatures, bands, rows)]
-    if not edges:
-        return pl.DataFrame(schema={"left": pl.Int64, "right": pl.Int64})
-    return pl.concat(edges).unique().sort("left", "right")
+    return bucket_edges(band_hashes(signatures, bands, rows))

@@ -81,10 +81,15 @@ def cluster_signatures(signatures: np.ndarray, bands: int, rows: int, threshold:
 def cluster_candidates(signatures: np.ndarray, candidates: pl.DataFrame, threshold: float, verify: bool) -> Clustering:
     """Verify distinct candidate edges (``left``, ``right`` rows of ``signatures``) by estimated Jaccard
     (when ``verify``) and join the rows into components."""
-    left, right = candidates["left"].to_numpy(), candidates["right"].to_numpy()
-    similarity = pair_similarity(signatures, left, right)
+    similarity = pair_similarity(signatures, candidates["left"].to_numpy(), candidates["right"].to_numpy())
+    return cluster_edges(len(signatures), candidates, similarity, threshold, verify)
+
+
+def cluster_edges(n: int, candidates: pl.DataFrame, similarity: np.ndarray, threshold: float, verify: bool) -> Clustering:
+    """Join ``n`` rows into components over the candidate edges whose ``similarity`` reaches
+    ``threshold`` (over every candidate edge when not ``verify``)."""
     edges = candidates.with_columns(similarity=similarity)
     if verify:
         edges = edges.filter(pl.col("similarity") >= threshold)
-    labels = connected_components(len(signatures), edges["left"].to_numpy(), edges["right"].to_numpy())
+    labels = connected_components(n, edges["left"].to_numpy(), edges["right"].to_numpy())
     return Clustering(candidates=len(candidates), edges=edges, labels=labels)

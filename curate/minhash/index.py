@@ -10,6 +10,8 @@ are datasketch ``affine32`` hash values: :func:`datasketch_lsh` loads them into 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +19,33 @@ import numpy as np
 import polars as pl
 
 from curate.errors import InputError, require
-from curate.io.writers import write_json, write_parquet
+from curate.io.writers import atomic_write, write_json
 from curate.minhash.signature import SCHEME, SignatureSpec
 
 SIGNATURES = "signatures.parquet"
 PARAMS = "params.json"
+
+
+@contextmanager
+def index_writer(path: str | Path, spec: SignatureSpec, **params: Any) -> Iterator[Callable[[pl.Series, np.ndarray], None]]:
+    """Write an index folder a batch at a time: yields ``write(ids, signatures)``; the folder is
+    complete (and ``signatures.parquet`` in place, atomically) when the block exits.
+
+    Extra keyword ``params`` (threshold, bands, rows, ...) are stored beside the spec.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    schema = pa.schema([("id", pa.large_string()), ("signature", pa.list_(pa.uint32(), spec.num_perm))])
+    with atomic_write(path / SIGNATURES) as handle, \
+            pq.ParquetWriter(handle, schema, compression="zstd", write_statistics=False) as writer:
+        def write(ids: pl.Series, signatures: np.ndarray) -> None:
+            values = pa.array(np.ascontiguousarray(signatures, dtype=np.uint32).ravel())
+            writer.write_table(pa.table([ids.cast(pl.String).to_arrow().cast(pa.large_string()),
+                                         pa.FixedSizeListArray.from_arrays(values, spec.num_perm)], schema=schema))
+        yield write
+    write_json({"spec": spec.to_dict(), **params}, path / PARAMS)
 
 
 def save_index(path: str | Path, ids: pl.Series, signatures: np.ndarray, spec: SignatureSpec,
@@ -30,12 +54,9 @@ def save_index(path: str | Path, ids: pl.Series, signatures: np.ndarray, spec: S
 
     Extra keyword ``params`` (threshold, bands, rows, ...) are stored beside the spec.
     """
-    path = Path(path)
-    frame = pl.DataFrame({"id": ids.cast(pl.String),
-                          "signature": pl.Series(signatures, dtype=pl.Array(pl.UInt32, signatures.shape[1]))})
-    write_parquet(frame, path / SIGNATURES)
-    write_json({"spec": spec.to_dict(), **params}, path / PARAMS)
-    return path
+    with index_writer(path, spec, **params) as write:
+        write(ids, signatures)
+    return Path(path)
 
 
 def load_index(path: str | Path) -> tuple[pl.Series, np.ndarray, SignatureSpec, dict[str, Any]]:

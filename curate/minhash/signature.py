@@ -141,7 +141,7 @@ def utf8_buffers(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     """The UTF-8 bytes and int64 offsets of a string series (nulls read as empty)."""
     import pyarrow as pa
 
-    array = texts.fill_null("").rechunk().to_arrow()
+    array = texts.fill_null("").rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())  # large_string, made by polars
     if array.type != pa.large_string():
         array = array.cast(pa.large_string())
     _, offsets, data = array.buffers()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Literal
 
@@ -13,7 +15,7 @@ from curate.errors import StageError, require
 from curate.normalize import NormalizeConfig
 from curate.registry import register
 from curate.schema import ID, TEXT, make_ledger
-from curate.stages.base import KEY, POSITION, KeyedStage, RunContext, StageConfig, StageResult, Threshold
+from curate.stages.base import KEY, POSITION, KeyedStage, RunContext, StageConfig, StageResult, Threshold, run_in_blocks
 from curate.stages.exact_dedup import check_keep_column, keeper_order
 
 ARTIFACT = "minhash_signatures"
@@ -133,6 +135,49 @@ class MinHashDedup(KeyedStage):
         return band_edges(keyed.select(pl.col(POSITION).alias(DOC), pl.col(BAND).alias(BAND_COLUMN),
                                        pl.col(KEY).alias(BAND_HASH)))
 
+    def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
+        """The stage in this process, holding band hashes and the signatures of rows that share a bucket
+        only: signatures are made a batch at a time, streamed to the artefact and to a temporary file,
+        and read back for the candidates. With an index to save or dedup against, the phases run (every
+        signature in memory)."""
+        from curate.minhash.banding import band_hashes, bucket_edges
+        from curate.minhash.clusters import cluster_edges, pair_similarity
+        from curate.minhash.index import index_writer
+        from curate.minhash.signature import minhash_signatures
+        from curate.minhash.spill import SignatureSpill
+
+        cfg = self.config
+        if cfg.index.save is not None or cfg.index.against is not None:
+            return run_in_blocks(self, df, ctx)
+        frame = self.fit(df, ctx)
+        spec, (bands, rows) = self.spec(ctx.seed), self.banding()
+        hashes = np.empty((frame.height, bands), dtype=np.uint64)
+        artifact = ctx.artifact_path(ARTIFACT) if cfg.keep_signatures else None
+        with SignatureSpill(cfg.num_perm, ctx.artifacts_dir) as spill, \
+                index_writer(artifact, spec, **self.index_params()) if artifact else nullcontext() as write:
+            for start in range(0, frame.height, cfg.batch_size):
+                batch = frame.slice(start, cfg.batch_size)
+                signatures = minhash_signatures(batch[TEXT], spec, cfg.batch_size)
+                hashes[start:start + batch.height] = band_hashes(signatures, bands, rows)
+                spill.append(signatures)
+                if write is not None:
+                    write(batch[ID], signatures)
+                ctx.progress(batch.height, None)
+            candidates = bucket_edges(hashes)
+            del hashes
+            members = np.unique(np.concatenate([candidates["left"].to_numpy(), candidates["right"].to_numpy()]))
+            signatures = spill.rows_of(members)
+
+        def similarity(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+            return pair_similarity(signatures, np.searchsorted(members, left), np.searchsorted(members, right))
+
+        clustering = cluster_edges(frame.height, candidates,
+                                   similarity(candidates["left"].to_numpy(), candidates["right"].to_numpy()),
+                                   cfg.threshold, cfg.verify)
+        result, _ = self.outcome(frame, clustering.labels, frame[ID].cast(pl.String), clustering.candidates,
+                                 clustering.edges.height, similarity)
+        return result
+
     def finish(self, frame: pl.DataFrame, decisions: pl.DataFrame, ctx: RunContext) -> StageResult:
         """Verify candidates, join components, keep one row per component; the others go to the ledger."""
         from curate.minhash.clusters import cluster_candidates, cluster_signatures, pair_similarity
@@ -141,12 +186,10 @@ class MinHashDedup(KeyedStage):
         cfg = self.config
         spec = self.spec(ctx.seed)
         bands, rows = self.banding()
-        n = frame.height
         signatures = signature_matrix(frame, cfg.num_perm)
-        params = {"threshold": cfg.threshold, "bands": bands, "rows": rows, "verify": cfg.verify,
-                  "weights": list(cfg.weights)}
+        frame = frame.drop(SIGNATURE)
         if cfg.keep_signatures and (artifact := ctx.artifact_path(ARTIFACT)) is not None:
-            save_index(artifact, frame[ID], signatures, spec, **params)
+            save_index(artifact, frame[ID], signatures, spec, **self.index_params())
         old_ids, old = pl.Series(ID, [], dtype=pl.String), np.zeros((0, cfg.num_perm), np.uint32)
         if cfg.index.against is not None:
             old_ids, old, old_spec, _ = load_index(cfg.index.against)
@@ -160,30 +203,46 @@ class MinHashDedup(KeyedStage):
             everything = signatures
             candidates = decisions.select("left", "right").unique().sort("left", "right")
             clustering = cluster_candidates(signatures, candidates, cfg.threshold, cfg.verify)
-        keeper = self.keepers(frame, clustering.labels, n)
+        all_ids = pl.concat([frame[ID].cast(pl.String), old_ids.cast(pl.String)])
+        result, kept = self.outcome(frame, clustering.labels, all_ids, clustering.candidates, clustering.edges.height,
+                                    lambda rows, keepers: pair_similarity(everything, rows, keepers))
+        if cfg.index.save is not None:
+            kept_rows = np.flatnonzero(kept)
+            save_index(cfg.index.save, pl.concat([result.kept[ID].cast(pl.String), old_ids.cast(pl.String)]),
+                       np.concatenate([signatures[kept_rows], old]), spec, **self.index_params())
+        return result
+
+    def index_params(self) -> dict:
+        """The banding settings an index records beside its spec."""
+        cfg = self.config
+        bands, rows = self.banding()
+        return {"threshold": cfg.threshold, "bands": bands, "rows": rows, "verify": cfg.verify, "weights": list(cfg.weights)}
+
+    def outcome(self, frame: pl.DataFrame, labels: np.ndarray, all_ids: pl.Series, candidates: int, verified: int,
+                similarity: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> tuple[StageResult, np.ndarray]:
+        """Keep one row of each component (``labels``: one per row of ``frame``, then one per row of an
+        ``against`` index, whose ids follow ``frame``'s in ``all_ids``); the others go to the ledger with
+        their keeper and ``similarity(rows, keepers)``. Returns the result and the mask of kept rows."""
+        n = frame.height
+        keeper = self.keepers(frame, labels, n)
         is_dup = keeper != np.arange(n)
         dup_rows = np.flatnonzero(is_dup)
         dup_keepers = keeper[dup_rows]
-        all_ids = pl.concat([frame[ID].cast(pl.String), old_ids.cast(pl.String)])
-        labels, first_rows = np.unique(clustering.labels[:n], return_index=True)
-        cluster_start = np.zeros(int(clustering.labels.max(initial=-1)) + 1, dtype=np.int64)
-        cluster_start[labels] = first_rows
+        components, first_rows = np.unique(labels[:n], return_index=True)
+        cluster_start = np.zeros(int(labels.max(initial=-1)) + 1, dtype=np.int64)
+        cluster_start[components] = first_rows
         removed = make_ledger(
             frame[ID].gather(dup_rows), self.label, "near_duplicate",
-            score=pl.Series(pair_similarity(everything, dup_rows, dup_keepers)),
+            score=pl.Series(similarity(dup_rows, dup_keepers), dtype=pl.Float64),
             duplicate_of=all_ids.gather(dup_keepers),
-            cluster_id=pl.Series(cluster_start[clustering.labels[dup_rows]]),
+            cluster_id=pl.Series(cluster_start[labels[dup_rows]]),
         )
-        kept = frame.filter(pl.Series(~is_dup)).drop(SIGNATURE)
-        if cfg.index.save is not None:
-            kept_rows = np.flatnonzero(~is_dup)
-            save_index(cfg.index.save, pl.concat([kept[ID].cast(pl.String), old_ids.cast(pl.String)]),
-                       np.concatenate([signatures[kept_rows], old]), spec, **params)
-        return StageResult(kept=kept, removed=removed, stats={
-            "bands": bands, "rows": rows, "candidate_pairs": clustering.candidates,
-            "verified_pairs": clustering.edges.height, "clusters": int(len(np.unique(keeper[dup_rows]))),
+        bands, rows = self.banding()
+        return StageResult(kept=frame.filter(pl.Series(~is_dup)), removed=removed, stats={
+            "bands": bands, "rows": rows, "candidate_pairs": candidates,
+            "verified_pairs": verified, "clusters": int(len(np.unique(dup_keepers))),
             "bytes": int(frame[TEXT].str.len_bytes().sum() or 0),
-        })
+        }), ~is_dup
 
     def keepers(self, df: pl.DataFrame, labels: np.ndarray, n: int) -> np.ndarray:
         """Row (in ``labels`` numbering) kept for each of the first ``n`` rows' components.

@@ -234,3 +234,25 @@ def test_near_duplicates_in_chinese_and_japanese_are_found_with_word_units(lang)
     assert_partition(df, result)
     pairs = dict(zip(result.removed["id"], result.removed["duplicate_of"], strict=True))
     assert n >= 10 and pairs == {f"e{i}": f"d{i}" for i in range(n)}
+
+
+@pytest.mark.parametrize("keep", ["first", "longest"])
+def test_in_process_path_equals_the_phases(planted, tmp_path, keep):
+    """``apply`` holds only band hashes and makes signatures again for the rows sharing a bucket; the
+    phases (what the Ray engine runs) hold every signature. Over many batches, both give the same
+    kept rows, ledger, stats and signature artefact."""
+    from curate.minhash.index import load_index
+    from curate.stages.base import run_in_blocks
+
+    df, _ = planted
+    stage = MinHashDedup(MinHashDedup.Config(keep=keep, batch_size=97))
+    lean = stage.apply(df, RunContext(seed=3, artifacts_dir=tmp_path / "lean"))
+    phases = run_in_blocks(stage, df, RunContext(seed=3, artifacts_dir=tmp_path / "phases"), blocks=3)
+    assert lean.removed.height >= 300
+    assert lean.kept.equals(phases.kept)
+    assert lean.removed.equals(phases.removed)
+    assert lean.stats == phases.stats
+    lean_ids, lean_signatures, lean_spec, lean_params = load_index(tmp_path / "lean" / "minhash_signatures")
+    ids, signatures, spec, params = load_index(tmp_path / "phases" / "minhash_signatures")
+    assert lean_ids.equals(ids) and np.array_equal(lean_signatures, signatures)
+    assert (lean_spec, lean_params) == (spec, params)
