@@ -6,7 +6,7 @@ import io
 import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from curate.schema import LEDGER_SCHEMA, empty_ledger
+from curate.io.text_on_disk import ROW, TextOnDisk
+from curate.schema import LEDGER_SCHEMA, TEXT, empty_ledger
 
 if TYPE_CHECKING:
     from curate.energy import Meter
@@ -98,6 +99,9 @@ class RunContext:
     validation : ValidationJudge, optional
         Scores training subsets on the run's validation split (for ``budget: auto``);
         ``None`` when the run has no validation split.
+    texts : TextOnDisk, optional
+        Where the texts are when the run keeps them on disk (frames then carry
+        :data:`~curate.io.text_on_disk.ROW` instead of ``text``); read them with :meth:`text_batches`.
     """
 
     seed: int = 0
@@ -107,6 +111,22 @@ class RunContext:
     meter: Meter | None = None
     validation: ValidationJudge | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("curate"))
+    texts: TextOnDisk | None = None
+
+    def text_batches(self, df: pl.DataFrame, size: int) -> Iterator[pl.Series]:
+        """``df``'s texts, ``size`` rows at a time, in order: slices of its ``text`` column, or read from
+        disk when the run keeps the text there (``df`` then has :data:`~curate.io.text_on_disk.ROW`)."""
+        if TEXT in df.columns or self.texts is None:
+            for start in range(0, df.height, size):
+                yield df[TEXT].slice(start, size)
+        else:
+            yield from self.texts.batches(df[ROW].to_numpy(), size)
+
+    def text_bytes(self, df: pl.DataFrame) -> int:
+        """UTF-8 bytes of ``df``'s texts (from the frame, or counted when the text is on disk)."""
+        if TEXT in df.columns or self.texts is None:
+            return int(df[TEXT].str.len_bytes().sum() or 0)
+        return self.texts.bytes_of(df[ROW].to_numpy())
 
     def embeddings(self, df: pl.DataFrame, config: Any) -> Any:
         """Embeddings of ``df`` for an :class:`curate.embed.EmbedderConfig` (float32, L2-normalised).
@@ -168,6 +188,11 @@ class Stage:
     def label(self) -> str:
         """The stage's display name."""
         return self.config.name or self.name
+
+    def streams_text(self) -> bool:
+        """Whether the stage can run with its text on disk: a ``map`` stage (the engine gives it blocks
+        with their text), or a stage that reads its text with :meth:`RunContext.text_batches`."""
+        return self.kind == "map"
 
     def thresholds(self, stats: dict | None = None) -> list[Threshold]:
         """The cuts this stage applies (the report draws them; sweeps start from them); ``stats`` are
@@ -284,12 +309,20 @@ def key_partitions(keyed: pl.DataFrame, partitions: int) -> list[pl.DataFrame]:
 
 def map_in_blocks(stage: Stage, df: pl.DataFrame, ctx: RunContext, blocks: int) -> StageResult:
     """A ``map`` stage applied block by block, as an engine that splits the rows does: the results
-    concatenated in input order, the stats combined, each block's Parquet artefacts concatenated."""
+    concatenated in input order, the stats combined, each block's Parquet artefacts concatenated.
+    When the run keeps the text on disk, each block gets its text for the call and loses it after."""
     results, written = [], {}
+    on_disk = TEXT not in df.columns and ctx.texts is not None
+    texts = ctx.text_batches(df, -(-df.height // max(1, blocks)) or 1) if on_disk else None
     for block in blocks_of(df, blocks):
         with tempfile.TemporaryDirectory() as folder:
             block_ctx = replace(ctx.for_blocks(), artifacts_dir=Path(folder) if ctx.artifacts_dir else None)
-            results.append(stage.apply(block, block_ctx))
+            if texts is None:
+                results.append(stage.apply(block, block_ctx))
+            else:
+                result = stage.apply(block.with_columns(next(texts)) if block.height else block.with_columns(
+                    pl.lit(None, pl.String).alias(TEXT)), block_ctx)
+                results.append(replace(result, kept=result.kept.drop(TEXT)))
             for path in sorted(Path(folder).glob("*.parquet")):
                 written.setdefault(path.name, []).append(io.BytesIO(path.read_bytes()))
     for name, parts in written.items():

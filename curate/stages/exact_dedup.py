@@ -9,7 +9,7 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from curate.errors import StageError
-from curate.normalize import NormalizeConfig, text_hashes
+from curate.normalize import BATCH_ROWS, NormalizeConfig, text_hashes
 from curate.registry import register
 from curate.schema import ID, TEXT, make_ledger
 from curate.stages.base import KEY, POSITION, KeyedStage, RunContext, StageConfig, StageResult
@@ -31,14 +31,19 @@ class ExactDedupConfig(StageConfig):
         return self
 
 
+CHARS = "__curate_chars"
+"""Column holding each row's text length in characters, for the ``longest`` keep policy."""
+
+
 def keeper_order(keep: str, keep_column: str | None, position: str, rows: int) -> list[pl.Expr]:
-    """Sort keys that put the row to keep first in each group (ties go to the earliest row).
+    """Sort keys that put the row to keep first in each group (ties go to the earliest row); ``longest``
+    reads the lengths in :data:`CHARS`.
 
     Only the order of rows inside a group matters, so the keys give the same order on any subset
     holding the whole group (``max`` ranks descending, nulls last, ties by position).
     """
     if keep == "longest":
-        return [-pl.col(TEXT).str.len_chars().cast(pl.Int64), pl.col(position)]
+        return [-pl.col(CHARS).cast(pl.Int64), pl.col(position)]
     if keep == "max":
         return [pl.col(keep_column).rank("ordinal", descending=True).fill_null(rows + 1), pl.col(position)]
     return [pl.col(position)]
@@ -72,6 +77,23 @@ class ExactDedup(KeyedStage):
         check_keep_column(self.config, frame)
         return frame
 
+    def streams_text(self) -> bool:
+        """Yes: only each row's hash is kept, made a batch of text at a time."""
+        return True
+
+    def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
+        """The phases in this process, with the keys made a batch of texts at a time (from the frame,
+        or from disk when the run keeps the text there)."""
+        frame = self.fit(df, ctx)
+        positioned = frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(POSITION))
+        block_ctx, keyed, start = ctx.for_blocks(), [], 0
+        for texts in ctx.text_batches(frame, BATCH_ROWS):
+            keyed.append(self.keys(positioned.slice(start, len(texts)).with_columns(texts), block_ctx))
+            start += len(texts)
+        if not keyed:
+            keyed.append(self.keys(positioned.clear().with_columns(pl.Series(TEXT, [], pl.String)), block_ctx))
+        return self.finish(frame, self.group(pl.concat(keyed)), ctx)
+
     def keys(self, batch: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
         """Id, position, the hash of the normalised text (128-bit hashes as decimal text, which Arrow
         can carry) and what the keep policy compares."""
@@ -79,7 +101,8 @@ class ExactDedup(KeyedStage):
         hashes = text_hashes(batch[TEXT], cfg.normalize, cfg.hash_bits)
         if hashes.dtype == pl.UInt128:
             hashes = hashes.cast(pl.String)
-        policy = [TEXT] if cfg.keep == "longest" else [cfg.keep_column] if cfg.keep == "max" else []
+        policy = ([pl.col(TEXT).str.len_chars().alias(CHARS)] if cfg.keep == "longest"
+                  else [cfg.keep_column] if cfg.keep == "max" else [])
         return batch.select(ID, POSITION, *policy).with_columns(hashes.alias(KEY))
 
     def group(self, keyed: pl.DataFrame) -> pl.DataFrame:
@@ -101,5 +124,5 @@ class ExactDedup(KeyedStage):
         return StageResult(
             kept=frame.filter(pl.Series(~duplicate)),
             removed=removed,
-            stats={"duplicate_groups": dups[KEEPER].n_unique(), "bytes": int(frame[TEXT].str.len_bytes().sum() or 0)},
+            stats={"duplicate_groups": dups[KEEPER].n_unique(), "bytes": ctx.text_bytes(frame)},
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import polars as pl
@@ -16,7 +16,10 @@ from curate.normalize import NormalizeConfig
 from curate.registry import register
 from curate.schema import ID, TEXT, make_ledger
 from curate.stages.base import KEY, POSITION, KeyedStage, RunContext, StageConfig, StageResult, Threshold, run_in_blocks
-from curate.stages.exact_dedup import check_keep_column, keeper_order
+from curate.stages.exact_dedup import CHARS, check_keep_column, keeper_order
+
+if TYPE_CHECKING:
+    from curate.minhash.clusters import Clustering
 
 ARTIFACT = "minhash_signatures"
 SIGNATURE = "__curate_signature"
@@ -135,6 +138,10 @@ class MinHashDedup(KeyedStage):
         return band_edges(keyed.select(pl.col(POSITION).alias(DOC), pl.col(BAND).alias(BAND_COLUMN),
                                        pl.col(KEY).alias(BAND_HASH)))
 
+    def streams_text(self) -> bool:
+        """Yes, without an index to save or dedup against (then every signature is held in memory)."""
+        return self.config.index.save is None and self.config.index.against is None
+
     def apply(self, df: pl.DataFrame, ctx: RunContext) -> StageResult:
         """The stage in this process, holding band hashes and the signatures of rows that share a bucket
         only: signatures are made a batch at a time, streamed to the artefact and to a temporary file,
@@ -147,22 +154,25 @@ class MinHashDedup(KeyedStage):
         from curate.minhash.spill import SignatureSpill
 
         cfg = self.config
-        if cfg.index.save is not None or cfg.index.against is not None:
+        if not self.streams_text():
             return run_in_blocks(self, df, ctx)
         frame = self.fit(df, ctx)
         spec, (bands, rows) = self.spec(ctx.seed), self.banding()
         hashes = np.empty((frame.height, bands), dtype=np.uint64)
         artifact = ctx.artifact_path(ARTIFACT) if cfg.keep_signatures else None
+        chars, start = [], 0
         with SignatureSpill(cfg.num_perm, ctx.artifacts_dir) as spill, \
                 index_writer(artifact, spec, **self.index_params()) if artifact else nullcontext() as write:
-            for start in range(0, frame.height, cfg.batch_size):
-                batch = frame.slice(start, cfg.batch_size)
-                signatures = minhash_signatures(batch[TEXT], spec, cfg.batch_size)
-                hashes[start:start + batch.height] = band_hashes(signatures, bands, rows)
+            for texts in ctx.text_batches(frame, cfg.batch_size):
+                signatures = minhash_signatures(texts, spec, cfg.batch_size)
+                hashes[start:start + len(texts)] = band_hashes(signatures, bands, rows)
                 spill.append(signatures)
                 if write is not None:
-                    write(batch[ID], signatures)
-                ctx.progress(batch.height, None)
+                    write(frame[ID].slice(start, len(texts)), signatures)
+                if cfg.keep == "longest":
+                    chars.append(texts.str.len_chars())
+                start += len(texts)
+                ctx.progress(len(texts), None)
             candidates = bucket_edges(hashes)
             del hashes
             members = np.unique(np.concatenate([candidates["left"].to_numpy(), candidates["right"].to_numpy()]))
@@ -174,8 +184,8 @@ class MinHashDedup(KeyedStage):
         clustering = cluster_edges(frame.height, candidates,
                                    similarity(candidates["left"].to_numpy(), candidates["right"].to_numpy()),
                                    cfg.threshold, cfg.verify)
-        result, _ = self.outcome(frame, clustering.labels, frame[ID].cast(pl.String), clustering.candidates,
-                                 clustering.edges.height, similarity)
+        result, _ = self.outcome(frame, clustering, frame[ID].cast(pl.String), similarity, ctx.text_bytes(frame),
+                                 pl.concat(chars) if chars else None)
         return result
 
     def finish(self, frame: pl.DataFrame, decisions: pl.DataFrame, ctx: RunContext) -> StageResult:
@@ -204,8 +214,8 @@ class MinHashDedup(KeyedStage):
             candidates = decisions.select("left", "right").unique().sort("left", "right")
             clustering = cluster_candidates(signatures, candidates, cfg.threshold, cfg.verify)
         all_ids = pl.concat([frame[ID].cast(pl.String), old_ids.cast(pl.String)])
-        result, kept = self.outcome(frame, clustering.labels, all_ids, clustering.candidates, clustering.edges.height,
-                                    lambda rows, keepers: pair_similarity(everything, rows, keepers))
+        result, kept = self.outcome(frame, clustering, all_ids, lambda rows, keepers: pair_similarity(everything, rows, keepers),
+                                    ctx.text_bytes(frame), frame[TEXT].str.len_chars() if cfg.keep == "longest" else None)
         if cfg.index.save is not None:
             kept_rows = np.flatnonzero(kept)
             save_index(cfg.index.save, pl.concat([result.kept[ID].cast(pl.String), old_ids.cast(pl.String)]),
@@ -218,13 +228,15 @@ class MinHashDedup(KeyedStage):
         bands, rows = self.banding()
         return {"threshold": cfg.threshold, "bands": bands, "rows": rows, "verify": cfg.verify, "weights": list(cfg.weights)}
 
-    def outcome(self, frame: pl.DataFrame, labels: np.ndarray, all_ids: pl.Series, candidates: int, verified: int,
-                similarity: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> tuple[StageResult, np.ndarray]:
-        """Keep one row of each component (``labels``: one per row of ``frame``, then one per row of an
-        ``against`` index, whose ids follow ``frame``'s in ``all_ids``); the others go to the ledger with
-        their keeper and ``similarity(rows, keepers)``. Returns the result and the mask of kept rows."""
-        n = frame.height
-        keeper = self.keepers(frame, labels, n)
+    def outcome(self, frame: pl.DataFrame, clustering: Clustering, all_ids: pl.Series,
+                similarity: Callable[[np.ndarray, np.ndarray], np.ndarray], text_bytes: int,
+                chars: pl.Series | None) -> tuple[StageResult, np.ndarray]:
+        """Keep one row of each component (``clustering.labels``: one per row of ``frame``, then one per
+        row of an ``against`` index, whose ids follow ``frame``'s in ``all_ids``); the others go to the
+        ledger with their keeper and ``similarity(rows, keepers)``. ``chars``: each row's text length,
+        for the ``longest`` policy. Returns the result and the mask of kept rows."""
+        n, labels = frame.height, clustering.labels
+        keeper = self.keepers(frame, labels, n, chars)
         is_dup = keeper != np.arange(n)
         dup_rows = np.flatnonzero(is_dup)
         dup_keepers = keeper[dup_rows]
@@ -239,20 +251,21 @@ class MinHashDedup(KeyedStage):
         )
         bands, rows = self.banding()
         return StageResult(kept=frame.filter(pl.Series(~is_dup)), removed=removed, stats={
-            "bands": bands, "rows": rows, "candidate_pairs": candidates,
-            "verified_pairs": verified, "clusters": int(len(np.unique(dup_keepers))),
-            "bytes": int(frame[TEXT].str.len_bytes().sum() or 0),
+            "bands": bands, "rows": rows, "candidate_pairs": clustering.candidates,
+            "verified_pairs": clustering.edges.height, "clusters": int(len(np.unique(dup_keepers))), "bytes": text_bytes,
         }), ~is_dup
 
-    def keepers(self, df: pl.DataFrame, labels: np.ndarray, n: int) -> np.ndarray:
+    def keepers(self, df: pl.DataFrame, labels: np.ndarray, n: int, chars: pl.Series | None = None) -> np.ndarray:
         """Row (in ``labels`` numbering) kept for each of the first ``n`` rows' components.
 
         A component reaching a row of the ``against`` index (rows ``n`` and on) keeps that
-        row; otherwise the keep policy picks among this frame's rows.
+        row; otherwise the keep policy picks among this frame's rows (``chars``: each row's text
+        length, needed by ``longest``).
         """
         cfg = self.config
-        work = df.select(ID, TEXT, *([cfg.keep_column] if cfg.keep_column in df.columns else [])).with_columns(
-            _pos=pl.int_range(pl.len(), dtype=pl.Int64), _label=pl.Series(labels[:n]))
+        work = df.select(ID, *([cfg.keep_column] if cfg.keep_column in df.columns else [])).with_columns(
+            _pos=pl.int_range(pl.len(), dtype=pl.Int64), _label=pl.Series(labels[:n]),
+            **({CHARS: chars} if chars is not None else {}))
         order = keeper_order(cfg.keep, cfg.keep_column, "_pos", work.height)
         keeper = work.select(pl.col("_pos").sort_by(order).first().over("_label"))["_pos"].to_numpy().copy()
         if len(labels) > n:

@@ -23,7 +23,7 @@ from curate.io.writers import write_parquet
 from curate.registry import register
 from curate.schema import ID, TEXT, make_ledger
 from curate.stages.base import KEY, POSITION, KeyedStage, RunContext, StageConfig, StageResult, Threshold
-from curate.stages.exact_dedup import keeper_order
+from curate.stages.exact_dedup import CHARS, keeper_order
 
 
 class SemanticDedupConfig(StageConfig):
@@ -130,7 +130,8 @@ class SemanticDedup(KeyedStage):
     def priority(self, df: pl.DataFrame, cluster: np.ndarray, centroid_sim: np.ndarray) -> np.ndarray:
         """Row indices sorted by cluster, then keep priority (the row to keep first)."""
         cfg = self.config
-        work = df.select(TEXT, *([cfg.keep_column] if cfg.keep_column in df.columns else [])).with_columns(
+        work = df.select(pl.col(TEXT).str.len_chars().alias(CHARS),
+                         *([cfg.keep_column] if cfg.keep_column in df.columns else [])).with_columns(
             _pos=pl.int_range(pl.len(), dtype=pl.Int64), _cluster=pl.Series(cluster), _csim=pl.Series(centroid_sim))
         if cfg.keep == "semdedup":
             order = [pl.col("_csim"), pl.col("_pos")]

@@ -1,0 +1,84 @@
+"""Text kept on disk: the rows a run holds carry their input row number instead of their text, which
+stays in the run's input checkpoint and is read back a row group at a time.
+
+A run whose stages all stream their text (see :meth:`curate.stages.base.Stage.streams_text`) holds
+only ids and small columns in memory; this is how 10M documents fit on one machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from curate.io.writers import atomic_write
+from curate.schema import TEXT
+
+ROW = "__curate_row"
+"""Column holding each row's number in the run's input checkpoint, in frames whose text is on disk."""
+
+
+class TextOnDisk:
+    """The ``text`` column of a Parquet file, read for the rows asked for, a row group at a time.
+
+    Parameters
+    ----------
+    path : Path
+        The run's input checkpoint (every input row, in order).
+    text_bytes : numpy.ndarray
+        UTF-8 bytes of each row's text (for stats, without reading the text).
+    """
+
+    def __init__(self, path: Path, text_bytes: np.ndarray) -> None:
+        self.path = path
+        self.text_bytes = text_bytes
+
+    def batches(self, rows: np.ndarray, size: int) -> Iterator[pl.Series]:
+        """The texts of input rows ``rows`` (ascending), ``size`` at a time, in order."""
+        import pyarrow.parquet as pq
+
+        if len(rows) > 1 and not bool(np.all(rows[1:] > rows[:-1])):
+            raise ValueError("rows must be ascending input row numbers")
+        parquet = pq.ParquetFile(self.path)
+        ends = np.cumsum([parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)])
+        pending: list[pl.Series] = []
+        held = 0
+        for group, end in enumerate(ends):
+            lo, hi = np.searchsorted(rows, [end - parquet.metadata.row_group(group).num_rows, end])
+            if lo == hi:
+                continue
+            texts = pl.from_arrow(parquet.read_row_group(group, columns=[TEXT]).column(0)).alias(TEXT)
+            pending.append(texts.gather(rows[lo:hi] - (end - parquet.metadata.row_group(group).num_rows)))
+            held += hi - lo
+            while held >= size:
+                batch = pl.concat(pending, rechunk=True)
+                yield batch.head(size)
+                pending, held = [batch.slice(size)], held - size
+        if held:
+            yield pl.concat(pending, rechunk=True)
+
+    def bytes_of(self, rows: np.ndarray) -> int:
+        """UTF-8 bytes of the texts of ``rows``."""
+        return int(self.text_bytes[rows].sum())
+
+
+def write_with_text(df: pl.DataFrame, texts: TextOnDisk, columns: list[str], path: Path,
+                    metadata: dict[str, str] | None = None, block_rows: int = 65_536) -> None:
+    """Write ``df`` (rows with :data:`ROW`, no text) to Parquet with each row's text read back, in
+    ``columns`` order then any column ``df`` added, a block of rows at a time (atomically)."""
+    import pyarrow.parquet as pq
+
+    order = [c for c in columns if c in df.columns or c == TEXT] + [c for c in df.columns if c not in columns and c != ROW]
+    blocks = (df.slice(start, block_rows) for start in range(0, df.height, block_rows))
+    texts_of = texts.batches(df[ROW].to_numpy(), block_rows)
+    schema = df.head(0).with_columns(pl.Series(TEXT, [], dtype=pl.String)).select(order)
+    with atomic_write(path) as handle:
+        with pq.ParquetWriter(handle, schema.to_arrow(compat_level=pl.CompatLevel.oldest()).schema, compression="zstd",
+                              write_statistics=False) as writer:
+            if metadata:
+                writer.add_key_value_metadata(metadata)
+            for block in blocks:
+                full = block.with_columns(next(texts_of)).select(order)
+                writer.write_table(full.to_arrow(compat_level=pl.CompatLevel.oldest()))
