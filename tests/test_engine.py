@@ -124,21 +124,21 @@ SLOW_STAGE_SCRIPT = textwrap.dedent('''
                            {"type": "filter", "expr": "text.len() > 0"},  # keeps its input as it is
                            {"type": "nap"},
                            {"type": "exact_dedup", "name": "last", "normalize": {"strip_punctuation": True}}],
-                "output": {"dir": out, "checkpoints": sys.argv[3]}})
+                "output": {"dir": out, "checkpoints": sys.argv[3], "hold_text": sys.argv[4]}})
 ''')
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("checkpoints", ["full", "ids"])
-def test_sigkill_mid_stage_then_rerun_is_byte_identical(tmp_path, checkpoints):
+@pytest.mark.parametrize(("checkpoints", "hold_text"), [("full", "memory"), ("ids", "memory"), ("ids", "disk")])
+def test_sigkill_mid_stage_then_rerun_is_byte_identical(tmp_path, checkpoints, hold_text):
     data = tmp_path / "d.jsonl"
     pl.DataFrame({"text": [f"Doc {i % 300}{'!' * (i % 3)}" for i in range(3000)]}).write_ndjson(data)
     script = tmp_path / "run.py"
     script.write_text(SLOW_STAGE_SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, str(script), str(tmp_path / "clean"), str(data), "full"], check=True, env=env)
+    subprocess.run([sys.executable, str(script), str(tmp_path / "clean"), str(data), "full", hold_text], check=True, env=env)
     marker = tmp_path / "hanging"
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "killed"), str(data), checkpoints],
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "killed"), str(data), checkpoints, hold_text],
                             env={**env, "CURATE_TEST_HANG": str(marker)})
     deadline = time.time() + 120
     while not marker.exists() and time.time() < deadline:
@@ -158,7 +158,7 @@ def test_sigkill_mid_stage_then_rerun_is_byte_identical(tmp_path, checkpoints):
         assert written.columns == ["id", *added]
     else:
         assert "text" in written.columns
-    subprocess.run([sys.executable, str(script), str(tmp_path / "killed"), str(data), checkpoints], check=True, env=env)
+    subprocess.run([sys.executable, str(script), str(tmp_path / "killed"), str(data), checkpoints, hold_text], check=True, env=env)
     report = read_record(killed)
     assert [f.resumed for f in report.stages] == [True, True, True, False, False]
     for name in ["curated.parquet", "removed.parquet"]:

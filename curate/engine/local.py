@@ -17,9 +17,13 @@ from curate.engine.steps.prove import prove
 from curate.engine.steps.read import take_input
 from curate.engine.steps.record import write_outcome, write_run_record
 from curate.engine.steps.split import split
+from curate.engine.steps.text import text_to_disk
 from curate.io.readers import ReadResult, read_input
 from curate.record import RunDir, RunRecord, StageRecord
-from curate.stages.base import RunContext, Stage, StageResult
+from curate.stages.base import RunContext, Stage, StageResult, map_in_blocks
+
+TEXT_BLOCK_ROWS = 65_536
+"""Rows per block a ``map`` stage gets (with their text) when the run keeps the text on disk."""
 
 
 @dataclass
@@ -53,7 +57,8 @@ class LocalEngine:
         curate (every stage, each checked by the guard), guard (the final check), prove (proxy training),
         record (outputs and the run record).
 
-        Input that cannot be read stops the run before the run directory is touched.
+        Input that cannot be read stops the run before the run directory is touched. A run whose
+        stages all stream their text keeps it on disk from the split on (``output.hold_text``).
         """
         started = time.time()
         read = self.read(data)
@@ -61,6 +66,8 @@ class LocalEngine:
             run = Run(self.config, run_dir, self.observer)
             source = take_input(run, read)
             splits = split(run, source)
+            del read
+            run, source, splits = text_to_disk(run, source, splits)
             guard = open_guard(run, splits)
             curation = curate(run, source, splits, guard, self.execute)
             curation = review(run, guard, splits, curation)
@@ -68,12 +75,16 @@ class LocalEngine:
             proxy = prove(run, splits, curation)
             record = write_run_record(run, source, splits, curation, removed, proxy, guard is not None,
                                       time.time() - started)
-            return EngineOutput(curation.kept, removed, record, run_dir, curation.records)
+            curated = curation.kept if run.texts is None else pl.read_parquet(run_dir.curated)
+            return EngineOutput(curated, removed, record, run_dir, curation.records)
 
     def read(self, data: Any = None) -> ReadResult:
         """Read the configured input (or ``data``); the Ray engine reads shard folders in parallel."""
         return read_input(self.config.input, data)
 
     def execute(self, stage: Stage, df: pl.DataFrame, ctx: RunContext) -> StageResult:
-        """Apply one stage to ``df``; the Ray engine overrides only this."""
+        """Apply one stage to ``df`` (a ``map`` stage a block at a time when the text is on disk); the
+        Ray engine overrides only this."""
+        if ctx.texts is not None and stage.kind == "map":
+            return map_in_blocks(stage, df, ctx, blocks=-(-df.height // TEXT_BLOCK_ROWS))
         return stage.apply(df, ctx)

@@ -37,6 +37,7 @@ class TextOnDisk:
 
     def batches(self, rows: np.ndarray, size: int) -> Iterator[pl.Series]:
         """The texts of input rows ``rows`` (ascending), ``size`` at a time, in order."""
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         if len(rows) > 1 and not bool(np.all(rows[1:] > rows[:-1])):
@@ -49,8 +50,9 @@ class TextOnDisk:
             lo, hi = np.searchsorted(rows, [end - parquet.metadata.row_group(group).num_rows, end])
             if lo == hi:
                 continue
-            texts = pl.from_arrow(parquet.read_row_group(group, columns=[TEXT]).column(0)).alias(TEXT)
-            pending.append(texts.gather(rows[lo:hi] - (end - parquet.metadata.row_group(group).num_rows)))
+            column = parquet.read_row_group(group, columns=[TEXT]).column(0)
+            wanted = pa.array(rows[lo:hi] - (end - parquet.metadata.row_group(group).num_rows))
+            pending.append(pl.from_arrow(column.take(wanted)).alias(TEXT))  # a compact copy: the group is let go
             held += hi - lo
             while held >= size:
                 batch = pl.concat(pending, rechunk=True)
@@ -64,12 +66,13 @@ class TextOnDisk:
         return int(self.text_bytes[rows].sum())
 
 
-def write_with_text(df: pl.DataFrame, texts: TextOnDisk, columns: list[str], path: Path,
-                    metadata: dict[str, str] | None = None, block_rows: int = 65_536) -> None:
-    """Write ``df`` (rows with :data:`ROW`, no text) to Parquet with each row's text read back, in
-    ``columns`` order then any column ``df`` added, a block of rows at a time (atomically)."""
+def write_with_text(df: pl.DataFrame, texts: TextOnDisk, path: Path, metadata: dict[str, str] | None = None,
+                    block_rows: int = 65_536) -> None:
+    """Write ``df`` (rows with :data:`ROW`, no text) to Parquet with each row's text read back, a block
+    of rows at a time (atomically): the input's columns in its order, then those the stages added."""
     import pyarrow.parquet as pq
 
+    columns = pq.ParquetFile(texts.path).schema_arrow.names
     order = [c for c in columns if c in df.columns or c == TEXT] + [c for c in df.columns if c not in columns and c != ROW]
     blocks = (df.slice(start, block_rows) for start in range(0, df.height, block_rows))
     texts_of = texts.batches(df[ROW].to_numpy(), block_rows)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import tempfile
@@ -309,24 +308,26 @@ def key_partitions(keyed: pl.DataFrame, partitions: int) -> list[pl.DataFrame]:
 
 def map_in_blocks(stage: Stage, df: pl.DataFrame, ctx: RunContext, blocks: int) -> StageResult:
     """A ``map`` stage applied block by block, as an engine that splits the rows does: the results
-    concatenated in input order, the stats combined, each block's Parquet artefacts concatenated.
-    When the run keeps the text on disk, each block gets its text for the call and loses it after."""
+    concatenated in input order, the stats combined, each block's Parquet artefacts concatenated (on
+    disk, a block at a time). When the run keeps the text on disk, each block gets its text for the
+    call and loses it after."""
     results, written = [], {}
     on_disk = TEXT not in df.columns and ctx.texts is not None
     texts = ctx.text_batches(df, -(-df.height // max(1, blocks)) or 1) if on_disk else None
-    for block in blocks_of(df, blocks):
-        with tempfile.TemporaryDirectory() as folder:
-            block_ctx = replace(ctx.for_blocks(), artifacts_dir=Path(folder) if ctx.artifacts_dir else None)
+    with tempfile.TemporaryDirectory() as scratch:
+        for number, block in enumerate(blocks_of(df, blocks)):
+            folder = Path(scratch) / str(number)
+            block_ctx = replace(ctx.for_blocks(), artifacts_dir=folder if ctx.artifacts_dir else None)
             if texts is None:
                 results.append(stage.apply(block, block_ctx))
             else:
                 result = stage.apply(block.with_columns(next(texts)) if block.height else block.with_columns(
                     pl.lit(None, pl.String).alias(TEXT)), block_ctx)
                 results.append(replace(result, kept=result.kept.drop(TEXT)))
-            for path in sorted(Path(folder).glob("*.parquet")):
-                written.setdefault(path.name, []).append(io.BytesIO(path.read_bytes()))
-    for name, parts in written.items():
-        pl.concat([pl.read_parquet(part) for part in parts], how="vertical_relaxed").write_parquet(ctx.artifact_path(name))
+            for path in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
+                written.setdefault(path.name, []).append(path)
+        for name, parts in written.items():
+            pl.concat([pl.scan_parquet(part) for part in parts], how="vertical_relaxed").sink_parquet(ctx.artifact_path(name))
     removed = pl.concat([empty_ledger(), *(r.removed.select(list(LEDGER_SCHEMA)) for r in results)], how="vertical_relaxed")
     return StageResult(kept=pl.concat([r.kept for r in results], how="vertical_relaxed"), removed=removed,
                        stats=stage.combine_stats([r.stats for r in results]))

@@ -1,6 +1,6 @@
 """The steps of a run, in order, shared by both engines; each step's output is the next one's input.
 
-read (:mod:`.read`) → split (:mod:`.split`) → curate (:mod:`.curate`, the stages with the guard's
+read (:mod:`.read`) → split (:mod:`.split`) → [text to disk (:mod:`.text`), for runs that can] → curate (:mod:`.curate`, the stages with the guard's
 per-stage check) → guard (:mod:`.guard`, the final check) → prove (:mod:`.prove`, proxy training)
 → record (:mod:`.record`, the run directory's outputs and the run record).
 """
@@ -15,6 +15,7 @@ from curate.config import PipelineConfig
 from curate.energy import Budget
 from curate.engine.observer import RunObserver
 from curate.guard import Restoration
+from curate.io.text_on_disk import TextOnDisk
 from curate.record import RunDir, StageRecord
 from curate.record.models import GuardRecord
 from curate.schema import empty_ledger
@@ -22,11 +23,13 @@ from curate.schema import empty_ledger
 
 @dataclass(frozen=True)
 class Run:
-    """What every step shares: the validated pipeline, the claimed run directory and the observer."""
+    """What every step shares: the validated pipeline, the claimed run directory, the observer, and
+    where the text is when the run keeps it on disk (``texts``; see :mod:`.text`)."""
 
     config: PipelineConfig
     run_dir: RunDir
     observer: RunObserver
+    texts: TextOnDisk | None = None
 
 
 @dataclass

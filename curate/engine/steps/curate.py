@@ -23,7 +23,7 @@ from curate.errors import StageError
 from curate.guard import Guard, Restoration
 from curate.record import SCHEMA_VERSION, StageRecord
 from curate.registry import get_stage
-from curate.schema import ID, empty_ledger
+from curate.schema import ID, TEXT, empty_ledger
 from curate.stages.base import RunContext, Stage, StageResult
 
 Execute = Callable[[Stage, pl.DataFrame, RunContext], StageResult]
@@ -32,11 +32,13 @@ Execute = Callable[[Stage, pl.DataFrame, RunContext], StageResult]
 
 def checkpoint_key(run: Run, source: Source, splits: Splits) -> str:
     """The key the first stage's checkpoint is chained from: the input, the seed, the record's schema
-    version (checkpoints hold stats in the record's shapes), and the split settings that shape the pool."""
+    version (checkpoints hold stats in the record's shapes), the split settings that shape the pool,
+    and whether the text is on disk (its checkpoints then hold row numbers, not text)."""
     config = run.config
     return config_hash({"input": source.input_hash, "seed": config.seed, "record": SCHEMA_VERSION,
                         **({"test": config.proxy_train.test.model_dump(mode="json")} if splits.test is not None else {}),
-                        **({"validation": judge_settings_key(config)} if splits.validation is not None else {})})
+                        **({"validation": judge_settings_key(config)} if splits.validation is not None else {}),
+                        **({"text": "on disk"} if run.texts is not None else {})})
 
 
 def curate(run: Run, source: Source, splits: Splits, guard: Guard | None, execute: Execute) -> Curation:
@@ -89,14 +91,14 @@ def run_stage(run: Run, index: int, stage: Stage, df: pl.DataFrame, key: str, gu
         stats = {**stats, "resumed": True}
         observer.stage_finished(index, stage.label, stats)
         return kept, removed, stats
-    missing = stage.requires - set(df.columns)
+    missing = stage.requires - set(df.columns) - ({TEXT} if run.texts is not None else set())
     if missing:
         raise StageError(f"stage '{stage.label}' needs columns {sorted(missing)}; the data has {df.columns}",
                          hint="add a stage that makes them earlier, or map them with input.*")
     meter = Meter(metered) if metered is not None else None
     ctx = RunContext(seed=run.config.seed, artifacts_dir=run_dir.artifacts(index, stage.label),
                      progress=observer.progress, meter=meter,
-                     validation=guard.judge if guard is not None else None)
+                     validation=guard.judge if guard is not None else None, texts=run.texts)
     with meter or nullcontext():
         wall, cpu = time.perf_counter(), time.process_time()
         result = execute(stage, df, ctx)

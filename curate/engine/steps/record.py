@@ -11,6 +11,7 @@ from curate.engine.invariants import check_partition
 from curate.engine.steps import Curation, Run
 from curate.engine.steps.read import Source
 from curate.engine.steps.split import Splits
+from curate.io.text_on_disk import write_with_text
 from curate.io.writers import write_json, write_parquet
 from curate.record import RunRecord, build_record, write_record
 from curate.record.build import budget_use
@@ -28,7 +29,10 @@ def write_outcome(run: Run, source: Source, splits: Splits, curation: Curation) 
     check_partition(source.frame[ID], pl.concat([curation.kept.select(ID), *set_aside]), removed, "the run")
     run_dir = run.run_dir
     made = {"curate.text": source.read.text}  # the column or template every stage curated
-    write_parquet(curation.kept, run_dir.curated, made)
+    if run.texts is None:
+        write_parquet(curation.kept, run_dir.curated, made)
+    else:
+        write_with_text(curation.kept, run.texts, run_dir.curated, made)
     write_parquet(removed, run_dir.removed, made)
     if curation.restorations:
         write_parquet(pl.concat([r.frame() for r in curation.restorations]), run_dir.restored)
