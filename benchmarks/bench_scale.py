@@ -2,16 +2,20 @@
 
 Each run is a fresh process (``curate.run`` of the pipeline below on a Parquet file of documents
 built from real texts, 20% of them normalisation-exact copies), which reports its own peak RSS
-(``ru_maxrss``) at the end; the text bytes are the UTF-8 size of the ``text`` column. Both
-checkpoint modes are measured (``output.checkpoints: full`` and ``ids``).
+(``ru_maxrss``) at the end; the text bytes are the UTF-8 size of the ``text`` column. Measured per
+checkpoint mode (``output.checkpoints``), per place the text is held (``output.hold_text``), and
+with the allocators as they come or tuned to hand freed pages back at once (``--tuned``: polars'
+jemalloc with no decay delay, pyarrow on its jemalloc pool).
 
-    HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_scale.py --docs 250000 1000000
+    HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_scale.py --docs 250000 1000000 --tuned
+    HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_scale.py --docs 10000000 --modes ids --hold disk
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -27,12 +31,12 @@ DATA = Path(__file__).resolve().parent / ".data" / "scale"
 CHILD = """
 import json, resource, sys, time
 import curate
-path, out, mode = sys.argv[1:4]
+path, out, mode, hold = sys.argv[1:5]
 started = time.perf_counter()
 result = curate.run({"name": "scale", "input": {"path": path, "id": "id"},
                      "stages": [{"type": "exact_dedup"}, {"type": "minhash_dedup", "threshold": 0.8},
                                 {"type": "heuristic_filter"}],
-                     "output": {"dir": out, "checkpoints": mode}})
+                     "output": {"dir": out, "checkpoints": mode, "hold_text": hold}})
 print(json.dumps({"seconds": round(time.perf_counter() - started, 1), "kept": result.curated.height,
                   "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 """
@@ -47,10 +51,17 @@ def corpus(n_docs: int) -> Path:
     return path
 
 
-def measure(path: Path, mode: str) -> dict:
+TUNED = {"_RJEM_MALLOC_CONF": "background_thread:true,dirty_decay_ms:0,muzzy_decay_ms:0",
+         "ARROW_DEFAULT_MEMORY_POOL": "jemalloc"}
+"""Allocator settings that hand freed pages back to the system at once (see docs/BENCHMARKS.md)."""
+
+
+def measure(path: Path, mode: str, hold: str, tuned: bool) -> dict:
     """One run in a fresh process: seconds, rows kept, peak RSS and the checkpoints' bytes on disk."""
+    env = {**os.environ, **(TUNED if tuned else {})}
     with tempfile.TemporaryDirectory() as out:
-        done = subprocess.run([sys.executable, "-c", CHILD, str(path), out, mode], capture_output=True, text=True, check=True)
+        done = subprocess.run([sys.executable, "-c", CHILD, str(path), out, mode, hold], capture_output=True, text=True,
+                              check=True, env=env)
         row = json.loads(done.stdout.strip().splitlines()[-1])
         stages = Path(out) / "scale" / "stages"
         row["checkpoint_bytes"] = sum(p.stat().st_size for p in stages.iterdir() if p.name[:2] != "00")
@@ -61,16 +72,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, nargs="+", default=[250_000, 1_000_000])
     parser.add_argument("--modes", nargs="+", default=["full", "ids"], choices=["full", "ids"])
+    parser.add_argument("--hold", nargs="+", default=["memory", "disk"], choices=["memory", "disk"])
+    parser.add_argument("--tuned", action="store_true", help="also run each with the allocators tuned")
     args = parser.parse_args()
-    print("| documents | text MB | checkpoints | seconds | peak RSS MB | RSS / text | checkpoint MB (stages 1-3) | kept |")
-    print("|---:|---:|---|---:|---:|---:|---:|---:|")
+    print("| documents | text MB | text held in | checkpoints | allocators | seconds | peak RSS MB | RSS / text "
+          "| checkpoint MB (stages 1-3) | kept |")
+    print("|---:|---:|---|---|---|---:|---:|---:|---:|---:|")
     for n_docs in args.docs:
         path = corpus(n_docs)
-        text_bytes = pl.read_parquet(path, columns=["text"])["text"].str.len_bytes().sum()
-        for mode in args.modes:
-            row = measure(path, mode)
-            print(f"| {n_docs:,} | {text_bytes / 1e6:,.0f} | {mode} | {row['seconds']} | {row['peak_rss_bytes'] / 1e6:,.0f} | "
-                  f"{row['peak_rss_bytes'] / text_bytes:.1f}x | {row['checkpoint_bytes'] / 1e6:,.1f} | {row['kept']:,} |", flush=True)
+        text_bytes = pl.scan_parquet(path).select(pl.col("text").str.len_bytes().sum()).collect(engine="streaming").item()
+        for hold in args.hold:
+            for mode in args.modes:
+                for tuned in [False, True] if args.tuned else [False]:
+                    row = measure(path, mode, hold, tuned)
+                    print(f"| {n_docs:,} | {text_bytes / 1e6:,.0f} | {hold} | {mode} | {'tuned' if tuned else 'default'} | "
+                          f"{row['seconds']} | {row['peak_rss_bytes'] / 1e6:,.0f} | {row['peak_rss_bytes'] / text_bytes:.1f}x | "
+                          f"{row['checkpoint_bytes'] / 1e6:,.1f} | {row['kept']:,} |", flush=True)
 
 
 if __name__ == "__main__":
