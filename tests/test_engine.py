@@ -186,3 +186,65 @@ def test_numpy_stats_resume_as_the_numbers_they_were(tmp_path):
 
     write_json({"count": np.int64(3), "share": np.float32(0.5), "rows": np.arange(2)}, tmp_path / "s.json")
     assert json.loads((tmp_path / "s.json").read_text()) == {"count": 3, "share": 0.5, "rows": [0, 1]}
+
+
+def test_a_parquet_file_read_as_it_is_becomes_the_input_checkpoint_byte_for_byte(tmp_path):
+    """Its bytes are copied, not the frame encoded again; explain, the content hash and resume work as before."""
+    import gzip
+
+    from curate.explain import explain_row
+
+    frame = pl.DataFrame({"id": [f"r{i}" for i in range(60)], "text": [f"text {i % 40}" for i in range(60)],
+                          "n": list(range(60))})
+    path = tmp_path / "in.parquet"
+    frame.write_parquet(path)
+    stages = [{"type": "exact_dedup"}]
+    result = curate.run({**_config(tmp_path, stages, "file"), "input": {"path": str(path), "id": "id"}})
+    root = result.run_dir
+    assert (root / "stages" / "00-input.parquet").read_bytes() == path.read_bytes()
+    in_memory = curate.run({**_config(tmp_path, stages, "frame"), "input": {"id": "id"}}, data=frame)
+    assert (in_memory.run_dir / "stages" / "00-input.parquet").read_bytes() != path.read_bytes()
+    content = [Manifest.model_validate_json((r.run_dir / "manifest.json").read_text()).input.content_hash
+               for r in (result, in_memory)]
+    assert content[0] == content[1]  # the hash is of the rows, however they were read
+    assert result.removed.height == 20 and result.curated.equals(in_memory.curated)
+    info = explain_row(root, "r45")
+    assert info["status"] == "removed" and info["row"]["n"] == 45 and info["duplicate_of_row"]["text"] == "text 5"
+    again = curate.run({**_config(tmp_path, stages, "file"), "input": {"path": str(path), "id": "id"}})
+    assert [f.resumed for f in again.report.stages] == [True]
+    assert (root / "curated.parquet").read_bytes() == (in_memory.run_dir / "curated.parquet").read_bytes()
+    packed = tmp_path / "in.parquet.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    unpacked = curate.run({**_config(tmp_path, stages, "gz"), "input": {"path": str(packed), "id": "id"}})
+    assert (unpacked.run_dir / "stages" / "00-input.parquet").read_bytes() == path.read_bytes()
+
+
+@pytest.mark.parametrize("change", [{}, {"limit": 50}, {"text": "other"}])
+def test_a_parquet_file_curate_changes_on_reading_has_the_changed_rows_as_input_checkpoint(tmp_path, change):
+    """Made ids (no input.id), a limit, a renamed text column: the checkpoint holds the rows the stages saw."""
+    frame = pl.DataFrame({"other": [f"text {i % 40}" for i in range(60)], "n": list(range(60))})
+    if "text" not in change:
+        frame = frame.rename({"other": "text"})
+    path = tmp_path / "in.parquet"
+    frame.write_parquet(path)
+    result = curate.run({**_config(tmp_path, [{"type": "exact_dedup"}]), "input": {"path": str(path), **change}})
+    written = pl.read_parquet(result.run_dir / "stages" / "00-input.parquet")
+    assert written.columns == ["id", "text", "n"] and written.height == change.get("limit", 60)
+    assert written["text"].to_list() == frame[:written.height, 0].to_list()
+    assert set(written["id"]) == set(result.curated["id"]) | set(result.removed["id"])
+
+
+def test_the_input_hash_is_xxh3_of_the_frames_ipc_bytes():
+    """The checkpoint key's input hash, streamed into the hasher, is what it was when the IPC bytes were buffered
+    (checkpoints of earlier runs stay valid)."""
+    import io
+
+    import xxhash
+
+    from curate.engine.steps.read import frame_hash
+
+    frame = pl.DataFrame({"id": ["a", "b", None], "text": ["x" * 70_000, "é", ""], "v": [[1.0, 2.0], None, [3.0]]})
+    buffer = io.BytesIO()
+    frame.write_ipc(buffer, compression="uncompressed")
+    assert frame_hash(frame) == xxhash.xxh3_128_hexdigest(buffer.getvalue())
+    assert frame_hash(frame) != frame_hash(frame.with_columns(pl.col("text").str.replace("é", "e")))

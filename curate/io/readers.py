@@ -40,6 +40,9 @@ class ReadResult:
     source: str = "<frame>"
     lines: LineCount | None = None
     text: str = TEXT
+    parquet: bytes | None = None
+    """The Parquet bytes ``frame`` was decoded from, when it holds exactly their rows (a Parquet file read
+    as it is): the run's input checkpoint can be these bytes instead of the frame encoded again."""
 
 
 def read_input(config: InputConfig, data: Any = None) -> ReadResult:
@@ -53,14 +56,20 @@ def read_input(config: InputConfig, data: Any = None) -> ReadResult:
     else:
         path, fmt, defaults = _locate(config)
         config = config.model_copy(update={k: v for k, v in defaults.items() if k not in config.model_fields_set})
-        reader = {"jsonl": _read_jsonl, "csv": _read_csv, "tsv": _read_csv, "parquet": _read_parquet,
-                  "text_folder": _read_text_folder, "hf_disk": _read_hf_disk, "shards": _read_shards,
-                  "hf": _read_hf}[fmt]
-        frame, bad, lines = reader(path, config, fmt)
-        result = ReadResult(frame, bad, str(path) if fmt != "hf" else f"hf:{config.hf}", lines)
+        if fmt == "parquet":
+            raw = read_bytes(path)
+            result = ReadResult(_parquet_frame(raw, path), source=str(path), parquet=raw)
+        else:
+            reader = {"jsonl": _read_jsonl, "csv": _read_csv, "tsv": _read_csv, "text_folder": _read_text_folder,
+                      "hf_disk": _read_hf_disk, "shards": _read_shards, "hf": _read_hf}[fmt]
+            frame, bad, lines = reader(path, config, fmt)
+            result = ReadResult(frame, bad, str(path) if fmt != "hf" else f"hf:{config.hf}", lines)
+    read = result.frame
     if config.limit is not None:
         result.frame = result.frame.head(config.limit)
     result.frame, result.text = _canonical_columns(result.frame, config, result.source)
+    if result.parquet is not None and not result.frame.equals(read):
+        result.parquet = None
     return result
 
 
@@ -254,7 +263,12 @@ def _infer_numbers(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _read_parquet(path: Path, _config: InputConfig, _fmt: str, keep_lines: bool = False) -> tuple[pl.DataFrame, list[dict], None]:
     """A Parquet file; with ``keep_lines`` each row's 1-based position in a ``line`` column."""
-    raw = read_bytes(path)
+    frame = _parquet_frame(read_bytes(path), path)
+    return _with_lines(frame, list(range(1, frame.height + 1)), keep_lines), [], None
+
+
+def _parquet_frame(raw: bytes, path: Path) -> pl.DataFrame:
+    """The rows of the Parquet file ``path`` whose (decompressed) bytes are ``raw``."""
     try:
         frame = pl.read_parquet(io.BytesIO(raw))
     except Exception as exc:  # noqa: BLE001 - any Arrow error means the same to the user
@@ -262,7 +276,7 @@ def _read_parquet(path: Path, _config: InputConfig, _fmt: str, keep_lines: bool 
         raise InputError(f"{path}: not a readable Parquet file ({reason})", hint="check the file, or set input.format") from None
     if frame.height == 0:
         raise InputError(f"input file {path} has no rows", hint="point input.path at a file with data")
-    return _with_lines(frame, list(range(1, frame.height + 1)), keep_lines), [], None
+    return frame
 
 
 def _read_text_folder(path: Path, config: InputConfig, _fmt: str) -> tuple[pl.DataFrame, list[dict], None]:

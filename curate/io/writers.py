@@ -68,6 +68,12 @@ def write_parquet(df: pl.DataFrame, path: str | Path, metadata: dict[str, str] |
         df.rechunk().write_parquet(handle, compression="zstd", statistics=False, metadata=metadata)
 
 
+def write_bytes(data: bytes, path: str | Path) -> None:
+    """Write ``data`` atomically (a file's bytes kept as they are)."""
+    with atomic_write(path) as handle:
+        handle.write(data)
+
+
 def json_default(value: Any) -> Any:
     """JSON for values ``json`` does not know: numpy scalars and arrays as numbers and lists
     (so a stat reads back as the number it was), anything else as its string."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 import xxhash
@@ -12,7 +12,7 @@ from curate.config import PipelineConfig
 from curate.engine.steps import Run
 from curate.errors import InputError
 from curate.io.readers import ReadResult, content_ids, read_input
-from curate.io.writers import write_jsonl, write_parquet
+from curate.io.writers import write_bytes, write_jsonl, write_parquet
 from curate.schema import ID, TEXT, make_ledger
 
 
@@ -28,18 +28,32 @@ class Source:
     empty: pl.DataFrame
 
 
+class _Hasher(io.RawIOBase):
+    """A write-only file that feeds what is written to it into an xxh3-128 hash."""
+
+    def __init__(self) -> None:
+        self.hash = xxhash.xxh3_128()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.hash.update(data)
+        return len(data)
+
+
 def frame_hash(df: pl.DataFrame) -> str:
-    """A stable content hash of a frame (xxh3-128 of its Arrow IPC bytes)."""
-    buffer = io.BytesIO()
-    df.rechunk().write_ipc(buffer, compression="uncompressed")
-    return xxhash.xxh3_128_hexdigest(buffer.getvalue())
+    """A stable content hash of a frame (xxh3-128 of its Arrow IPC bytes, hashed as they are written)."""
+    sink = _Hasher()
+    df.rechunk().write_ipc(sink, compression="uncompressed")
+    return sink.hash.hexdigest()
 
 
 def prepare_input(read: ReadResult, config: PipelineConfig) -> pl.DataFrame:
     """Give every row a unique string id (content hash + row number when none is given)."""
     df = read.frame
     if ID not in df.columns:
-        return df.insert_column(0, content_ids(df))
+        return df.clone().insert_column(0, content_ids(df))  # insert_column works in place: read.frame stays as read
     ids = df[ID].cast(pl.String)
     if ids.null_count():
         raise InputError(f"id column '{config.input.id}' has {ids.null_count()} empty values in {read.source}",
@@ -71,7 +85,8 @@ def read_rows(config: PipelineConfig, input_config) -> pl.DataFrame:
 
 def take_input(run: Run, read: ReadResult) -> Source:
     """Set malformed rows aside (``quarantine.jsonl``), give every row an id, write the run's input
-    checkpoint, and send rows without text to the ledger."""
+    checkpoint (a copy of the input file's bytes when its rows are the frame as it is), and send rows
+    without text to the ledger."""
     if read.bad_rows:
         write_jsonl(read.bad_rows, run.run_dir.quarantine)
         run.observer.message(f"{len(read.bad_rows)} malformed rows set aside in {run.run_dir.quarantine}")
@@ -79,6 +94,10 @@ def take_input(run: Run, read: ReadResult) -> Source:
         run.run_dir.quarantine.unlink(missing_ok=True)
     frame = prepare_input(read, run.config)
     input_hash = frame_hash(frame)
-    write_parquet(frame, run.run_dir.input)
+    if read.parquet is not None and frame.equals(read.frame):  # the input file's rows as they are: keep its bytes
+        write_bytes(read.parquet, run.run_dir.input)
+    else:
+        write_parquet(frame, run.run_dir.input)
+    read = replace(read, parquet=None)
     rows, empty = split_empty(frame)
     return Source(read, frame, input_hash, rows, empty)
