@@ -219,6 +219,25 @@ def test_a_parquet_file_read_as_it_is_becomes_the_input_checkpoint_byte_for_byte
     assert (unpacked.run_dir / "stages" / "00-input.parquet").read_bytes() == path.read_bytes()
 
 
+def test_the_input_files_bytes_are_let_go_once_written(tmp_path):
+    """The engine holds its read for the whole run; the Parquet bytes it carried must not stay with it."""
+    from curate.config import validate_config
+    from curate.engine.observer import RunObserver
+    from curate.engine.steps import Run
+    from curate.engine.steps.read import take_input
+    from curate.record import RunDir
+
+    path = tmp_path / "in.parquet"
+    pl.DataFrame({"id": ["a", "b"], "text": ["one", "two"]}).write_parquet(path)
+    config = validate_config({**_config(tmp_path, [{"type": "exact_dedup"}]), "input": {"path": str(path), "id": "id"}})
+    read = LocalEngine(config).read()
+    assert read.parquet == path.read_bytes()
+    with RunDir(config.run_dir).claim() as run_dir:
+        source = take_input(Run(config, run_dir, RunObserver()), read)
+        assert read.parquet is None and source.read.parquet is None
+        assert run_dir.input.read_bytes() == path.read_bytes()
+
+
 @pytest.mark.parametrize("change", [{}, {"limit": 50}, {"text": "other"}])
 def test_a_parquet_file_curate_changes_on_reading_has_the_changed_rows_as_input_checkpoint(tmp_path, change):
     """Made ids (no input.id), a limit, a renamed text column: the checkpoint holds the rows the stages saw."""

@@ -42,7 +42,8 @@ class ReadResult:
     text: str = TEXT
     parquet: bytes | None = None
     """The Parquet bytes ``frame`` was decoded from, when it holds exactly their rows (a Parquet file read
-    as it is): the run's input checkpoint can be these bytes instead of the frame encoded again."""
+    as it is): the run's input checkpoint can be these bytes instead of the frame encoded again (the run
+    drops them once written)."""
 
 
 def read_input(config: InputConfig, data: Any = None) -> ReadResult:

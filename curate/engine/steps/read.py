@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import polars as pl
 import xxhash
@@ -98,6 +98,6 @@ def take_input(run: Run, read: ReadResult) -> Source:
         write_bytes(read.parquet, run.run_dir.input)
     else:
         write_parquet(frame, run.run_dir.input)
-    read = replace(read, parquet=None)
+    read.parquet = None  # written: the engine's reference to ``read`` must not keep the bytes for the whole run
     rows, empty = split_empty(frame)
     return Source(read, frame, input_hash, rows, empty)
