@@ -71,8 +71,14 @@ def stage_names() -> list[str]:
 
 
 def get_stage(name: str) -> type[Stage]:
-    """The stage class registered under ``name``."""
-    _discover()
+    """The stage class registered under ``name``; a built-in stage's module (named after it) is all that
+    is imported when the name is one, so a run does not import every stage's dependencies."""
+    import curate.stages as package
+
+    if name not in _STAGES and name in {module.name for module in pkgutil.iter_modules(package.__path__)} - {"base"}:
+        importlib.import_module(f"curate.stages.{name}")
+    if name not in _STAGES:
+        _discover()
     try:
         return _STAGES[name]
     except KeyError:

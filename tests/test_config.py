@@ -112,3 +112,19 @@ def test_yaml_runs_no_code_and_survives_an_anchor_bomb(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(bomb)
     assert "i: unknown key" in str(info.value) and "stages[0].expr: Input should be a valid string" in str(info.value)
+
+
+def test_a_pipeline_imports_only_the_stage_modules_it_names():
+    """A run of one MinHash stage does not pay for importing the embedding or active-learning stages;
+    an unknown name still finds every built-in stage for its 'did you mean'."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from curate.config import validate_config; "
+            "validate_config({'input': {'path': 'd.parquet'}, 'stages': [{'type': 'minhash_dedup'}]}); "
+            "print(sorted(m for m in sys.modules if m.startswith('curate.stages.')))\n"
+            "try: validate_config({'input': {'path': 'd.parquet'}, 'stages': [{'type': 'semantic_dedupp'}]})\n"
+            "except Exception as exc: print(exc.issues)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0] == "['curate.stages.base', 'curate.stages.exact_dedup', 'curate.stages.minhash_dedup']"
+    assert "unknown stage type 'semantic_dedupp'; did you mean 'semantic_dedup'?" in out[1]

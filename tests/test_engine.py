@@ -186,3 +186,34 @@ def test_numpy_stats_resume_as_the_numbers_they_were(tmp_path):
 
     write_json({"count": np.int64(3), "share": np.float32(0.5), "rows": np.arange(2)}, tmp_path / "s.json")
     assert json.loads((tmp_path / "s.json").read_text()) == {"count": 3, "share": 0.5, "rows": [0, 1]}
+
+
+@pytest.mark.parametrize("change", [{}, {"limit": 50}, {"text": "other"}])
+def test_a_parquet_file_curate_changes_on_reading_has_the_changed_rows_as_input_checkpoint(tmp_path, change):
+    """Made ids (no input.id), a limit, a renamed text column: the checkpoint holds the rows the stages saw."""
+    frame = pl.DataFrame({"other": [f"text {i % 40}" for i in range(60)], "n": list(range(60))})
+    if "text" not in change:
+        frame = frame.rename({"other": "text"})
+    path = tmp_path / "in.parquet"
+    frame.write_parquet(path)
+    result = curate.run({**_config(tmp_path, [{"type": "exact_dedup"}]), "input": {"path": str(path), **change}})
+    written = pl.read_parquet(result.run_dir / "stages" / "00-input.parquet")
+    assert written.columns == ["id", "text", "n"] and written.height == change.get("limit", 60)
+    assert written["text"].to_list() == frame[:written.height, 0].to_list()
+    assert set(written["id"]) == set(result.curated["id"]) | set(result.removed["id"])
+
+
+def test_the_input_hash_is_xxh3_of_the_frames_ipc_bytes():
+    """The checkpoint key's input hash, streamed into the hasher, is what it was when the IPC bytes were buffered
+    (checkpoints of earlier runs stay valid)."""
+    import io
+
+    import xxhash
+
+    from curate.engine.steps.read import frame_hash
+
+    frame = pl.DataFrame({"id": ["a", "b", None], "text": ["x" * 70_000, "é", ""], "v": [[1.0, 2.0], None, [3.0]]})
+    buffer = io.BytesIO()
+    frame.write_ipc(buffer, compression="uncompressed")
+    assert frame_hash(frame) == xxhash.xxh3_128_hexdigest(buffer.getvalue())
+    assert frame_hash(frame) != frame_hash(frame.with_columns(pl.col("text").str.replace("é", "e")))

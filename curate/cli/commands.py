@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Callable
@@ -315,10 +316,14 @@ def docs() -> None:
 
 
 def entrypoint(args: list[str] | None = None) -> None:
-    """Console-script entry point; ``args`` default to the command line."""
+    """Console-script entry point; ``args`` default to the command line. The process exits after it."""
     try:
         app(args)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    finally:
+        # The interpreter's final collections would walk every object left (hundreds of thousands after
+        # a MinHash run, numba's compiler state among them): 0.3 s of a 2.5 s run, for memory the exit frees.
+        gc.freeze()
 

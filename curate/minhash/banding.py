@@ -18,9 +18,31 @@ DOC, BAND, BAND_HASH = "doc", "band", "band_hash"
 def optimal_bands(threshold: float, num_perm: int, weights: tuple[float, float] = (0.5, 0.5)) -> tuple[int, int]:
     """Bands and rows minimising the weighted false positive/negative probability.
 
-    The same grid search and integrals as ``datasketch.lsh._optimal_param``, so
-    ``MinHashLSH(threshold, num_perm, weights)`` picks the same ``(b, r)``.
+    The same grid search and objective as ``datasketch.lsh._optimal_param``, so
+    ``MinHashLSH(threshold, num_perm, weights)`` picks the same ``(b, r)``. The integrands are
+    polynomials of degree ``b * r <= num_perm``, which Gauss-Legendre quadrature with
+    ``num_perm // 2 + 1`` nodes integrates exactly, for every ``(b, r)`` at once (no scipy).
+    A zero weight leaves only one error term, which many layouts drive below
+    ``scipy.integrate.quad``'s tolerance; datasketch's pick among those is quad's rounding, so
+    that case integrates with quad, as datasketch does.
     """
+    if min(weights) == 0:
+        return _optimal_bands_quad(threshold, num_perm, weights)
+    from numpy.polynomial.legendre import leggauss
+
+    pairs = np.array([(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)])
+    b, r = pairs[:, :1].astype(np.float64), pairs[:, 1:].astype(np.float64)
+    nodes, node_weights = leggauss(num_perm // 2 + 1)
+    below = threshold / 2 * (nodes + 1)  # nodes on [0, threshold]
+    above = threshold + (1 - threshold) / 2 * (nodes + 1)  # nodes on [threshold, 1]
+    false_positive = (1 - (1 - below ** r) ** b) @ (node_weights * threshold / 2)
+    false_negative = ((1 - above ** r) ** b) @ (node_weights * (1 - threshold) / 2)
+    best = int(np.argmin(false_positive * weights[0] + false_negative * weights[1]))  # the first minimum, as datasketch
+    return int(pairs[best, 0]), int(pairs[best, 1])
+
+
+def _optimal_bands_quad(threshold: float, num_perm: int, weights: tuple[float, float]) -> tuple[int, int]:
+    """:func:`optimal_bands` with datasketch's own integration (``scipy.integrate.quad``)."""
     integrate = require("scipy.integrate", "minhash", "scipy").quad
     fp_weight, fn_weight = weights
     best, best_error = (0, 0), float("inf")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 import numpy as np
 import polars as pl
@@ -93,12 +95,24 @@ def test_signatures_are_usable_by_datasketch_lsh():
     assert 3 in lsh.query(query)
 
 
-@pytest.mark.parametrize("threshold", [0.5, 0.8, 0.9])
-def test_optimal_bands_match_datasketch(threshold):
+THRESHOLDS = [round(0.05 * k, 2) for k in range(1, 21)] + [0.001, 0.123, 0.777, 0.999]
+WEIGHTS = [(0.5, 0.5), (0.3, 0.7), (0.7, 0.3), (0.01, 0.99), (0.999, 0.001), (0.0, 1.0), (1.0, 0.0)]
+
+
+@pytest.mark.parametrize("num_perm", [2, 3, 17, 64, 128, pytest.param(256, marks=pytest.mark.slow)])
+def test_optimal_bands_match_datasketch_over_a_grid(num_perm):
     from datasketch.lsh import _optimal_param
 
-    assert optimal_bands(threshold, 128) == _optimal_param(threshold, 128, 0.5, 0.5)
-    assert optimal_bands(threshold, 64, (0.3, 0.7)) == _optimal_param(threshold, 64, 0.3, 0.7)
+    optimal_bands.cache_clear()
+    picks = {(t, w): optimal_bands(t, num_perm, w) for t in THRESHOLDS for w in WEIGHTS}
+    assert picks == {(t, w): _optimal_param(t, num_perm, *w) for t in THRESHOLDS for w in WEIGHTS}
+
+
+def test_optimal_bands_needs_no_scipy_with_two_nonzero_weights():
+    code = ("import sys; from curate.minhash.banding import optimal_bands; "
+            "print(optimal_bands(0.8, 128), optimal_bands(0.5, 256, (0.3, 0.7)), 'scipy.integrate' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["(9,", "13)", "(45,", "5)", "False"]
 
 
 def test_band_edges_star_on_first_doc_of_each_bucket():

@@ -53,7 +53,7 @@ def prepare_input(read: ReadResult, config: PipelineConfig) -> pl.DataFrame:
     """Give every row a unique string id (content hash + row number when none is given)."""
     df = read.frame
     if ID not in df.columns:
-        return df.insert_column(0, content_ids(df))
+        return df.clone().insert_column(0, content_ids(df))  # insert_column works in place: read.frame stays as read
     ids = df[ID].cast(pl.String)
     if ids.null_count():
         raise InputError(f"id column '{config.input.id}' has {ids.null_count()} empty values in {read.source}",
