@@ -110,3 +110,4 @@ def test_disk_where_a_run_cannot_is_one_line_naming_why(tmp_path, extra, why):
     config = {"name": "x", "input": {"path": str(data)}, "output": {"dir": str(tmp_path / "runs"), "hold_text": "disk"}, **extra}
     with pytest.raises(ConfigError, match=f"output.hold_text is disk, but {why}"):
         curate.run(config)
+    assert not (tmp_path / "runs").exists()  # stopped before the run directory was touched

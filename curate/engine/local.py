@@ -17,7 +17,7 @@ from curate.engine.steps.prove import prove
 from curate.engine.steps.read import take_input
 from curate.engine.steps.record import write_outcome, write_run_record
 from curate.engine.steps.split import split
-from curate.engine.steps.text import text_to_disk
+from curate.engine.steps.text import check_hold_text, text_to_disk
 from curate.io.readers import ReadResult, read_input
 from curate.record import RunDir, RunRecord, StageRecord
 from curate.stages.base import RunContext, Stage, StageResult, map_in_blocks
@@ -57,10 +57,12 @@ class LocalEngine:
         curate (every stage, each checked by the guard), guard (the final check), prove (proxy training),
         record (outputs and the run record).
 
-        Input that cannot be read stops the run before the run directory is touched. A run whose
+        Input that cannot be read (or ``hold_text: disk`` where the stages cannot) stops the run
+        before the run directory is touched. A run whose
         stages all stream their text keeps it on disk from the split on (``output.hold_text``).
         """
         started = time.time()
+        check_hold_text(self.config)
         read = self.read(data)
         with RunDir(self.config.run_dir).claim() as run_dir:
             run = Run(self.config, run_dir, self.observer)

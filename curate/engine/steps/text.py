@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import polars as pl
 
+from curate.config import PipelineConfig
 from curate.engine.steps import Run
 from curate.engine.steps.read import Source
 from curate.engine.steps.split import Splits
@@ -23,14 +24,21 @@ AUTO_TEXT_BYTES = 64 * 2**20
 """``hold_text: auto`` keeps the text on disk when the run can and its text is larger than this."""
 
 
-def why_text_stays(run: Run, splits: Splits) -> str | None:
+def check_hold_text(config: PipelineConfig) -> None:
+    """Before the run directory is touched: ``hold_text: disk`` on a pipeline that cannot is a
+    :class:`ConfigError` naming why."""
+    reason = why_text_stays(config)
+    if config.output.hold_text == "disk" and reason is not None:
+        raise ConfigError(f"output.hold_text is disk, but {reason}", hint="set output.hold_text to auto or memory")
+
+
+def why_text_stays(config: PipelineConfig, splits: Splits | None = None) -> str | None:
     """Why this run must hold its text in memory, or ``None`` when it can keep it on disk."""
-    config = run.config
     if config.engine != "local":
         return f"the {config.engine} engine holds its own blocks"
     if config.proxy_train is not None:
         return "proxy_train trains on the text"
-    if splits.validation is not None or splits.test is not None:
+    if splits is not None and (splits.validation is not None or splits.test is not None):
         return "a validation or test split is scored on the text"
     for stage_config in config.stages:
         stage = get_stage(stage_config.type)(stage_config)
@@ -45,7 +53,7 @@ def text_to_disk(run: Run, source: Source, splits: Splits) -> tuple[Run, Source,
     choice = run.config.output.hold_text
     if choice == "memory":
         return run, source, splits
-    reason = why_text_stays(run, splits)
+    reason = why_text_stays(run.config, splits)
     if reason is not None:
         if choice == "disk":
             raise ConfigError(f"output.hold_text is disk, but {reason}", hint="set output.hold_text to auto or memory")
