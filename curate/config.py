@@ -83,7 +83,7 @@ class OutputConfig(_Strict):
     dir: Path = Field(Path("runs"), description="Parent folder of run directories.")
     name: str | None = Field(None, description="Run directory name (one folder name: letters, digits, _ . -); defaults to the pipeline name.")
     hold_text: Literal["auto", "memory", "disk"] = Field("auto", description="Where the run holds the text while its stages run: `memory`; `disk`, in the input checkpoint (`stages/00-input.parquet`), read back a row group at a time, so memory holds ids and small columns only (for runs whose every stage streams its text: map stages, `exact_dedup`, `minhash_dedup` without an index; local engine, no `proxy_train` and no validation split); `auto`: `disk` when the run can and its text is over 64 MiB. Outputs are the same either way.")
-    checkpoints: Literal["full", "ids"] = Field("full", description="What each stage's checkpoint (`stages/NN-<stage>.parquet`) holds: `full`, its kept rows; `ids`, only their ids in order and the columns the stage added (a fraction of the disk and write time; a rerun rebuilds the rows from the stage's input, byte-identically). A stage that keeps its input unchanged writes no rows either way.")
+    checkpoints: Literal["full", "ids"] = Field("ids", description="What each stage's checkpoint (`stages/NN-<stage>.parquet`) holds: `ids` (default), only its kept rows' ids in order and the columns the stage added (a rerun rebuilds the rows from the stage's input, byte-identically; the text is written once, in `stages/00-input.parquet`); `full`, its kept rows with every column (a copy of the text per stage, readable on its own). A stage that keeps its input unchanged writes no rows either way.")
 
     _plain_name = field_validator("name")(_folder_name)
 

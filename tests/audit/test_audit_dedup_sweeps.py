@@ -37,7 +37,7 @@ def dedup_corpus(seed: int = 0) -> pl.DataFrame:
 def dedup_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
     config = {"name": "dedup", "seed": 0, "input": {"text": "text", "id": "id"}, "stages": [MINHASH, SEMANTIC],
-              "output": {"dir": str(out)}}
+              "output": {"dir": str(out), "checkpoints": "full"}}  # the reruns below start from a checkpoint
     return curate.run(config, data=dedup_corpus()).run_dir
 
 
