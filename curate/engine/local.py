@@ -58,8 +58,8 @@ class LocalEngine:
         record (outputs and the run record).
 
         Input that cannot be read (or ``hold_text: disk`` where the stages cannot) stops the run
-        before the run directory is touched. A run whose
-        stages all stream their text keeps it on disk from the split on (``output.hold_text``).
+        before the run directory is touched. A run whose stages all stream their text keeps it on
+        disk from the split on (``output.hold_text``).
         """
         started = time.time()
         check_hold_text(self.config)

@@ -44,14 +44,15 @@ class TextOnDisk:
             raise ValueError("rows must be ascending input row numbers")
         parquet = pq.ParquetFile(self.path)
         ends = np.cumsum([parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)])
+        starts = ends - [parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)]
         pending: list[pl.Series] = []
         held = 0
-        for group, end in enumerate(ends):
-            lo, hi = np.searchsorted(rows, [end - parquet.metadata.row_group(group).num_rows, end])
+        for group, (start, end) in enumerate(zip(starts, ends, strict=True)):
+            lo, hi = np.searchsorted(rows, [start, end])
             if lo == hi:
                 continue
             column = parquet.read_row_group(group, columns=[TEXT]).column(0)
-            wanted = pa.array(rows[lo:hi] - (end - parquet.metadata.row_group(group).num_rows))
+            wanted = pa.array(rows[lo:hi] - start)
             pending.append(pl.from_arrow(column.take(wanted)).alias(TEXT))  # a compact copy: the group is let go
             held += hi - lo
             while held >= size:

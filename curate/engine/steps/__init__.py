@@ -1,8 +1,9 @@
 """The steps of a run, in order, shared by both engines; each step's output is the next one's input.
 
-read (:mod:`.read`) → split (:mod:`.split`) → [text to disk (:mod:`.text`), for runs that can] → curate (:mod:`.curate`, the stages with the guard's
-per-stage check) → guard (:mod:`.guard`, the final check) → prove (:mod:`.prove`, proxy training)
-→ record (:mod:`.record`, the run directory's outputs and the run record).
+read (:mod:`.read`) → split (:mod:`.split`) → text to disk (:mod:`.text`, for runs that can) →
+curate (:mod:`.curate`, the stages with the guard's per-stage check) → guard (:mod:`.guard`, the
+final check) → prove (:mod:`.prove`, proxy training) → record (:mod:`.record`, the run
+directory's outputs and the run record).
 """
 
 from __future__ import annotations

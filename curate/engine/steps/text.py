@@ -50,13 +50,8 @@ def why_text_stays(config: PipelineConfig, splits: Splits | None = None) -> str 
 def text_to_disk(run: Run, source: Source, splits: Splits) -> tuple[Run, Source, Splits]:
     """Per ``output.hold_text``, drop the text from every frame the run holds (it stays in the input
     checkpoint); returns the run (with ``texts``), the source and the splits to go on with."""
-    choice = run.config.output.hold_text
-    if choice == "memory":
-        return run, source, splits
-    reason = why_text_stays(run.config, splits)
-    if reason is not None:
-        if choice == "disk":
-            raise ConfigError(f"output.hold_text is disk, but {reason}", hint="set output.hold_text to auto or memory")
+    choice = run.config.output.hold_text  # a `disk` the pipeline cannot take stopped in check_hold_text
+    if choice == "memory" or why_text_stays(run.config, splits) is not None:
         return run, source, splits
     text_bytes = source.frame[TEXT].str.len_bytes().fill_null(0).cast(pl.Int64).to_numpy()
     if choice == "auto" and text_bytes.sum() <= AUTO_TEXT_BYTES:
