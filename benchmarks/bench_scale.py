@@ -4,10 +4,11 @@ Each run is a fresh process (``curate.run`` of the pipeline below on a Parquet f
 built from real texts, 20% of them normalisation-exact copies), which reports its own peak RSS
 (``ru_maxrss``) at the end; the text bytes are the UTF-8 size of the ``text`` column. Measured per
 checkpoint mode (``output.checkpoints``), per place the text is held (``output.hold_text``), and
-with the allocators as they come or tuned to hand freed pages back at once (``--tuned``: polars'
-jemalloc with no decay delay, pyarrow on its jemalloc pool).
+with the allocators curate sets when it is imported first (curate/allocators.py: freed pages
+handed back at once) or, with ``--libraries``, also as the libraries set them (polars' jemalloc
+with its own decay, pyarrow's mimalloc pool), to measure what the settings are worth.
 
-    HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_scale.py --docs 250000 1000000 --tuned
+    HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_scale.py --docs 250000 1000000 --libraries
     HF_HUB_OFFLINE=1 PYTHONPATH=. python benchmarks/bench_scale.py --docs 10000000 --modes ids --hold disk
 """
 
@@ -37,7 +38,7 @@ result = curate.run({"name": "scale", "input": {"path": path, "id": "id"},
                      "stages": [{"type": "exact_dedup"}, {"type": "minhash_dedup", "threshold": 0.8},
                                 {"type": "heuristic_filter"}],
                      "output": {"dir": out, "checkpoints": mode, "hold_text": hold}})
-print(json.dumps({"seconds": round(time.perf_counter() - started, 1), "kept": result.curated.height,
+print(json.dumps({"seconds": round(time.perf_counter() - started, 1), "kept": result.report.totals.rows_kept,
                   "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 """
 
@@ -51,14 +52,13 @@ def corpus(n_docs: int) -> Path:
     return path
 
 
-TUNED = {"_RJEM_MALLOC_CONF": "background_thread:true,dirty_decay_ms:0,muzzy_decay_ms:0",
-         "ARROW_DEFAULT_MEMORY_POOL": "jemalloc"}
-"""Allocator settings that hand freed pages back to the system at once (see docs/BENCHMARKS.md)."""
+LIBRARIES = {"_RJEM_MALLOC_CONF": "", "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}
+"""Set before curate is imported: each library's own allocator settings (curate leaves set variables alone)."""
 
 
-def measure(path: Path, mode: str, hold: str, tuned: bool) -> dict:
+def measure(path: Path, mode: str, hold: str, libraries: bool) -> dict:
     """One run in a fresh process: seconds, rows kept, peak RSS and the checkpoints' bytes on disk."""
-    env = {**os.environ, **(TUNED if tuned else {})}
+    env = {**os.environ, **(LIBRARIES if libraries else {})}
     with tempfile.TemporaryDirectory() as out:
         done = subprocess.run([sys.executable, "-c", CHILD, str(path), out, mode, hold], capture_output=True, text=True,
                               check=True, env=env)
@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, nargs="+", default=[250_000, 1_000_000])
     parser.add_argument("--modes", nargs="+", default=["full", "ids"], choices=["full", "ids"])
     parser.add_argument("--hold", nargs="+", default=["memory", "disk"], choices=["memory", "disk"])
-    parser.add_argument("--tuned", action="store_true", help="also run each with the allocators tuned")
+    parser.add_argument("--libraries", action="store_true", help="also run each with the libraries' own allocator settings")
     args = parser.parse_args()
     print("| documents | text MB | text held in | checkpoints | allocators | seconds | peak RSS MB | RSS / text "
           "| checkpoint MB (stages 1-3) | kept |")
@@ -83,9 +83,9 @@ def main() -> None:
         text_bytes = pl.scan_parquet(path).select(pl.col("text").str.len_bytes().sum()).collect(engine="streaming").item()
         for hold in args.hold:
             for mode in args.modes:
-                for tuned in [False, True] if args.tuned else [False]:
-                    row = measure(path, mode, hold, tuned)
-                    print(f"| {n_docs:,} | {text_bytes / 1e6:,.0f} | {hold} | {mode} | {'tuned' if tuned else 'default'} | "
+                for libraries in [False, True] if args.libraries else [False]:
+                    row = measure(path, mode, hold, libraries)
+                    print(f"| {n_docs:,} | {text_bytes / 1e6:,.0f} | {hold} | {mode} | {'libraries' if libraries else 'curate'} | "
                           f"{row['seconds']} | {row['peak_rss_bytes'] / 1e6:,.0f} | {row['peak_rss_bytes'] / text_bytes:.1f}x | "
                           f"{row['checkpoint_bytes'] / 1e6:,.1f} | {row['kept']:,} |", flush=True)
 

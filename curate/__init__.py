@@ -1,8 +1,12 @@
 """curate: shrink a training set, then prove the energy it saves."""
 
-from curate.api import RunResult, run
-from curate.config import InputConfig, OutputConfig, PipelineConfig, load_config, validate_config
-from curate.errors import ConfigError, CurateError, InputError, MissingDependency, StageError
+from curate.allocators import lean_allocators
+
+lean_allocators()  # before polars and pyarrow load: see curate/allocators.py
+
+from curate.api import RunResult, run  # noqa: E402
+from curate.config import InputConfig, OutputConfig, PipelineConfig, load_config, validate_config  # noqa: E402
+from curate.errors import ConfigError, CurateError, InputError, MissingDependency, StageError  # noqa: E402
 
 __version__ = "0.1.0"
 

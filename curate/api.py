@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -16,13 +16,25 @@ from curate.record import RunRecord
 
 @dataclass
 class RunResult:
-    """A finished run: the curated rows, the ledger, the run record (report.json) and the run directory."""
+    """A finished run: the curated rows, the ledger, the run record (report.json) and the run directory.
 
-    curated: pl.DataFrame
+    When the run kept the text on disk (``output.hold_text``), ``curated`` is read from the run
+    directory's curated.parquet the first time it is asked for, so a run whose caller never looks
+    at the rows never holds them.
+    """
+
     removed: pl.DataFrame
     report: RunRecord
     run_dir: Path
     config: PipelineConfig
+    held: pl.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def curated(self) -> pl.DataFrame:
+        """The curated rows (the input's columns, then those the stages added)."""
+        if self.held is None:
+            self.held = pl.read_parquet(self.run_dir / "curated.parquet")
+        return self.held
 
     def to_datasets(self):
         """The curated rows as a Hugging Face ``datasets.Dataset``."""
@@ -70,4 +82,4 @@ def run(config: PipelineConfig | dict | str | Path, data: Any = None,
     else:
         from curate.engine.local import LocalEngine as Engine
     output = Engine(config, observer).run(data)
-    return RunResult(output.curated, output.removed, output.report, output.run_dir.root, config)
+    return RunResult(output.removed, output.report, output.run_dir.root, config, output.curated)

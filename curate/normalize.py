@@ -8,7 +8,7 @@ import polars as pl
 import polars_hash as plh
 from pydantic import BaseModel, ConfigDict, Field
 
-BATCH_ROWS = 65_536
+BATCH_ROWS = 16_384
 """Rows normalised at a time where only a per-row result is kept (each normalisation step copies the
 text, so a batch bounds that copy to a few megabytes instead of the whole column)."""
 

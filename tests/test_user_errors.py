@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import pathlib
 from unittest import mock
 
 import polars as pl
@@ -57,6 +58,24 @@ def test_unreadable_input(tmp_path):
     refusal = PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "d.jsonl"))
     with mock.patch("pathlib.Path.read_bytes", side_effect=refusal):  # root can read anything: simulate the refusal
         _one_line_error(runner.invoke(app, ["run", str(path)]), "cannot be read: permission denied")
+
+
+def test_unreadable_and_truncated_parquet_input(tmp_path):
+    """A Parquet file is read where it lies (mapped, not copied into memory): the same errors as other files."""
+    data = tmp_path / "d.parquet"
+    pl.DataFrame({"text": ["one text", "two texts"] * 50}).write_parquet(data)
+    path = _pipeline(tmp_path, {"path": str(data)})
+    real_open = pathlib.Path.open
+
+    def refuse(self, *args, **kwargs):
+        if self == data:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    with mock.patch("pathlib.Path.open", refuse):  # root can read anything: simulate the refusal
+        _one_line_error(runner.invoke(app, ["run", str(path)]), "cannot be read: permission denied")
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    _one_line_error(runner.invoke(app, ["run", str(path)]), "not a readable Parquet file")
 
 
 def test_folder_without_data_files_and_format_jsonl(tmp_path):

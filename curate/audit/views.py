@@ -41,12 +41,13 @@ def removed_samples(rd: RunDir, ledger: pl.DataFrame, per_reason: int = 5,
         ledger = ledger.filter(pl.col("reason") == reason)
     if stage is not None:
         ledger = ledger.filter(pl.col("stage") == stage)
-    heads = ledger.with_columns(_n=pl.int_range(pl.len()).over("stage", "reason")).filter(pl.col("_n") < per_reason)
-    heads = heads.join(_texts(rd, heads[ID]), on=ID, how="left")
     counts = ledger.group_by("stage", "reason", maintain_order=True).len()
+    heads = [ledger.lazy().filter((pl.col("stage") == group["stage"]) & (pl.col("reason") == group["reason"]))
+             .head(per_reason).collect() for group in counts.iter_rows(named=True)]
+    texts = _texts(rd, pl.concat([h[ID] for h in heads])) if heads else None
     out = []
-    for group in counts.iter_rows(named=True):
-        rows = heads.filter((pl.col("stage") == group["stage"]) & (pl.col("reason") == group["reason"]))
+    for group, rows in zip(counts.iter_rows(named=True), heads, strict=True):
+        rows = rows.join(texts, on=ID, how="left", maintain_order="left")
         examples = [Example(**{k: _round(r[k]) for k in (ID, TEXT, "score", "duplicate_of", "detail")})
                     for r in rows.iter_rows(named=True)]
         out.append(SampleGroup(stage=group["stage"], reason=group["reason"], rows=group["len"], examples=examples))
@@ -57,16 +58,24 @@ def with_kept_row(dups: pl.DataFrame) -> pl.DataFrame:
     """Ledger rows with a ``kept`` column: the row their chain of ``duplicate_of`` ends at.
 
     A stage may name as ``duplicate_of`` a row it removed too (SemDeDup names the neighbour that
-    caused the removal); following the chain within the stage reaches the row that stayed.
+    caused the removal); following the chain within the stage reaches the row that stayed. Each row's
+    next link is found by binary search over the sorted (stage, id) keys, then the chains are followed
+    on row positions (a cycle, which no stage makes, stops after one lap).
     """
-    links = dups.select("stage", pl.col(ID).alias("kept"), pl.col("duplicate_of").alias("_next"))
-    out = dups.with_columns(kept=pl.col("duplicate_of"))
+    keys = dups.select(pl.concat_str("stage", pl.lit("\x00"), ID)).to_series()
+    targets = dups.select(pl.concat_str("stage", pl.lit("\x00"), "duplicate_of")).to_series()
+    order = keys.arg_sort()
+    ordered = keys.gather(order)
+    found = ordered.search_sorted(targets).clip(0, max(dups.height - 1, 0))
+    following = np.where((ordered.gather(found) == targets).to_numpy(), order.gather(found).cast(pl.Int64).to_numpy(), -1)
+    end = np.arange(dups.height)
     for _ in range(dups.height):
-        step = out.join(links, on=["stage", "kept"], how="left")
-        if step["_next"].null_count() == step.height:
+        step = following[end]
+        moving = step >= 0
+        if not moving.any():
             break
-        out = step.with_columns(kept=pl.coalesce("_next", "kept")).drop("_next")
-    return out
+        end[moving] = step[moving]
+    return dups.with_columns(kept=dups["duplicate_of"].gather(end))
 
 
 def duplicate_clusters(rd: RunDir, ledger: pl.DataFrame, top: int = 10, shown: int = 5,

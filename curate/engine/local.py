@@ -22,15 +22,16 @@ from curate.io.readers import ReadResult, read_input
 from curate.record import RunDir, RunRecord, StageRecord
 from curate.stages.base import RunContext, Stage, StageResult, map_in_blocks
 
-TEXT_BLOCK_ROWS = 65_536
+TEXT_BLOCK_ROWS = 16_384
 """Rows per block a ``map`` stage gets (with their text) when the run keeps the text on disk."""
 
 
 @dataclass
 class EngineOutput:
-    """Everything a run produced, in memory."""
+    """Everything a run produced, in memory (``curated`` is None when the text stayed on disk: the rows
+    are in the run directory's curated.parquet)."""
 
-    curated: pl.DataFrame
+    curated: pl.DataFrame | None
     removed: pl.DataFrame
     report: RunRecord
     run_dir: RunDir
@@ -77,8 +78,7 @@ class LocalEngine:
             proxy = prove(run, splits, curation)
             record = write_run_record(run, source, splits, curation, removed, proxy, guard is not None,
                                       time.time() - started)
-            curated = curation.kept if run.texts is None else pl.read_parquet(run_dir.curated)
-            return EngineOutput(curated, removed, record, run_dir, curation.records)
+            return EngineOutput(curation.kept if run.texts is None else None, removed, record, run_dir, curation.records)
 
     def read(self, data: Any = None) -> ReadResult:
         """Read the configured input (or ``data``); the Ray engine reads shard folders in parallel."""

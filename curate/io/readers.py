@@ -22,7 +22,7 @@ import polars_hash as plh
 from curate.builtin import resolve_builtin
 from curate.config import InputConfig
 from curate.errors import InputError
-from curate.io.compression import read_bytes, strip_compression
+from curate.io.compression import read_bytes, source_of, strip_compression
 from curate.io.lines import Line, LineCount, parse_csv, quarantine_record, split_lines
 from curate.schema import ID, LABEL, TEXT
 
@@ -254,9 +254,9 @@ def _infer_numbers(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _read_parquet(path: Path, _config: InputConfig, _fmt: str, keep_lines: bool = False) -> tuple[pl.DataFrame, list[dict], None]:
     """A Parquet file; with ``keep_lines`` each row's 1-based position in a ``line`` column."""
-    raw = read_bytes(path)
+    source = source_of(path)
     try:
-        frame = pl.read_parquet(io.BytesIO(raw))
+        frame = pl.read_parquet(source)
     except Exception as exc:  # noqa: BLE001 - any Arrow error means the same to the user
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{path}: not a readable Parquet file ({reason})", hint="check the file, or set input.format") from None

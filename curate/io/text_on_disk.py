@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from curate.io.writers import atomic_write
+from curate.io.writers import ROW_GROUP_ROWS, atomic_write
 from curate.schema import TEXT
 
 ROW = "__curate_row"
@@ -68,7 +68,7 @@ class TextOnDisk:
 
 
 def write_with_text(df: pl.DataFrame, texts: TextOnDisk, path: Path, metadata: dict[str, str] | None = None,
-                    block_rows: int = 65_536) -> None:
+                    block_rows: int = ROW_GROUP_ROWS) -> None:
     """Write ``df`` (rows with :data:`ROW`, no text) to Parquet with each row's text read back, a block
     of rows at a time (atomically): the input's columns in its order, then those the stages added."""
     import pyarrow.parquet as pq

@@ -61,7 +61,7 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[Any]:
         raise
 
 
-ROW_GROUP_ROWS = 65_536
+ROW_GROUP_ROWS = 16_384
 """Rows per Parquet row group: a reader that filters or streams a file decodes one group at a time."""
 
 

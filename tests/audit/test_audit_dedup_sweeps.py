@@ -77,3 +77,30 @@ def test_semantic_stage_sweeps_any_eps_from_its_cached_neighbours(dedup_run):
     assert at_run["removed"].item() == run.ledger.filter(pl.col("stage") == "semantic_dedup").height > 0
     assert at_run["removed"].item() == _removed_by_rerun(SemanticDedup(SemanticDedup.Config(**SEMANTIC)), dedup_run, 2)
     assert "<polyline" in view._repr_html_()
+
+
+def test_clusters_follow_chains_of_removed_rows_to_the_row_kept(tmp_path):
+    """SemDeDup names removed neighbours as ``duplicate_of``: each chain is walked to the row that stayed."""
+    from curate.audit.views import with_kept_row
+
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(15, 16))
+    vectors = np.vstack([base + rng.normal(size=(15, 16)) * 0.03 for _ in range(6)])  # groups of six near copies
+    data = pl.DataFrame({"id": [f"r{i:03d}" for i in range(90)], "text": [f"row {i}" for i in range(90)],
+                         "vec": vectors.tolist()})
+    config = {"name": "chains", "input": {"text": "text", "id": "id"}, "stages": [{**SEMANTIC, "eps": 0.05}],
+              "output": {"dir": str(tmp_path)}}
+    ledger = pl.read_parquet(curate.run(config, data=data).run_dir / "removed.parquet")
+    ledger = ledger.filter(pl.col("duplicate_of").is_not_null())
+    chained = ledger.join(ledger.select("stage", pl.col("id").alias("duplicate_of")), on=["stage", "duplicate_of"])
+    assert chained.height > 0, "the corpus must make chains for this test to mean anything"
+    walked = with_kept_row(ledger)
+    removed_by = dict(zip(ledger["id"], ledger["duplicate_of"], strict=True))
+    ends = {}
+    for row in removed_by:
+        end = removed_by[row]
+        while end in removed_by:
+            end = removed_by[end]
+        ends[row] = end
+    assert dict(zip(walked["id"], walked["kept"], strict=True)) == ends
+    assert walked["id"].to_list() == ledger["id"].to_list()
