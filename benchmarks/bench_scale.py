@@ -52,8 +52,8 @@ def corpus(n_docs: int) -> Path:
     return path
 
 
-LIBRARIES = {"_RJEM_MALLOC_CONF": "", "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}
-"""Set before curate is imported: each library's own allocator settings (curate leaves set variables alone)."""
+LIBRARIES = {"CURATE_ALLOCATORS": "libraries"}
+"""curate then leaves each library's own allocator settings as they are."""
 
 
 def measure(path: Path, mode: str, hold: str, libraries: bool) -> dict:

@@ -205,15 +205,25 @@ def test_a_parquet_file_curate_changes_on_reading_has_the_changed_rows_as_input_
 
 def test_the_input_hash_is_xxh3_of_the_frames_ipc_bytes():
     """The checkpoint key's input hash, streamed into the hasher, is what it was when the IPC bytes were buffered
-    (checkpoints of earlier runs stay valid)."""
+    (checkpoints of earlier runs of up to HASH_ROWS rows stay valid); larger frames are hashed a slice at a
+    time, the same however they are chunked."""
     import io
 
     import xxhash
 
-    from curate.engine.steps.read import frame_hash
+    from curate.engine.steps.read import HASH_ROWS, frame_hash
 
     frame = pl.DataFrame({"id": ["a", "b", None], "text": ["x" * 70_000, "é", ""], "v": [[1.0, 2.0], None, [3.0]]})
     buffer = io.BytesIO()
     frame.write_ipc(buffer, compression="uncompressed")
     assert frame_hash(frame) == xxhash.xxh3_128_hexdigest(buffer.getvalue())
     assert frame_hash(frame) != frame_hash(frame.with_columns(pl.col("text").str.replace("é", "e")))
+
+    large = pl.DataFrame({"id": [str(i) for i in range(2 * HASH_ROWS + 5)], "text": [f"text {i}" for i in range(2 * HASH_ROWS + 5)]})
+    chunked = pl.concat([large.slice(0, 7), large.slice(7, HASH_ROWS), large.slice(HASH_ROWS + 7)], rechunk=False)
+    assert chunked.n_chunks() == 3 and frame_hash(chunked) == frame_hash(large)
+    slices = io.BytesIO()
+    for start in range(0, large.height, HASH_ROWS):
+        large.slice(start, HASH_ROWS).rechunk().write_ipc(slices, compression="uncompressed")
+    assert frame_hash(large) == xxhash.xxh3_128_hexdigest(slices.getvalue())
+    assert frame_hash(large) != frame_hash(large.with_columns(pl.col("text").str.replace("^text 32770$", "edited")))

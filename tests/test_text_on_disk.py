@@ -25,7 +25,7 @@ STAGES = [{"type": "exact_dedup", "keep": "longest"},
           {"type": "filter", "expr": "text.len() > 3"}]
 
 
-def _texts() -> list[str]:
+def _texts() -> list[str | None]:
     """Real SMS messages (with their own duplicates and near-duplicates), plus edited copies in several
     scripts; the word-salad fallback keeps the test running where the data set is absent."""
     if SMS.exists():
@@ -35,7 +35,8 @@ def _texts() -> list[str]:
         texts = [" ".join(rng.choice([f"w{i}" for i in range(300)], 12)) for _ in range(5000)]
     extra = ["今天的会议改到下午三点，请大家准时参加。", "今天的会议改到下午三点，请大家准时参加！",
              "الاجتماع اليوم في الساعة الثالثة بعد الظهر", "الاجتماع اليوم في الساعة الثالثة بعد الظهر."]
-    return texts + extra + [t.upper() for t in texts[:300]] + [t + " ok" for t in texts[300:600]]
+    empty = ["", "  \n ", None]  # ledgered as empty_text before any stage: the rows on disk must skip them
+    return texts + extra + empty + [t.upper() for t in texts[:300]] + [t + " ok" for t in texts[300:600]]
 
 
 def _run(tmp_path: Path, hold_text: str, checkpoints: str = "full") -> curate.RunResult:
@@ -50,7 +51,8 @@ def _run(tmp_path: Path, hold_text: str, checkpoints: str = "full") -> curate.Ru
 
 def test_text_on_disk_gives_the_outputs_of_text_in_memory(tmp_path):
     memory, disk = _run(tmp_path, "memory"), _run(tmp_path, "disk")
-    assert memory.removed["reason"].n_unique() >= 3 and memory.removed.height > 500  # every stage removed rows
+    assert memory.removed["reason"].n_unique() >= 4 and memory.removed.height > 500  # every stage removed rows
+    assert memory.removed.filter(pl.col("reason") == "empty_text").height == 3
     assert disk.curated.equals(memory.curated)
     assert disk.removed.equals(memory.removed)
     for name in ("curated.parquet", "removed.parquet"):

@@ -59,15 +59,16 @@ def with_kept_row(dups: pl.DataFrame) -> pl.DataFrame:
 
     A stage may name as ``duplicate_of`` a row it removed too (SemDeDup names the neighbour that
     caused the removal); following the chain within the stage reaches the row that stayed. Each row's
-    next link is found by binary search over the sorted (stage, id) keys, then the chains are followed
-    on row positions (a cycle, which no stage makes, stops after one lap).
+    next link (a ledger row of the same stage; a row is removed once, so ids are unique) is found by
+    binary search over the sorted ids, then the chains are followed on row positions (a cycle, which
+    no stage makes, stops after one lap).
     """
-    keys = dups.select(pl.concat_str("stage", pl.lit("\x00"), ID)).to_series()
-    targets = dups.select(pl.concat_str("stage", pl.lit("\x00"), "duplicate_of")).to_series()
-    order = keys.arg_sort()
-    ordered = keys.gather(order)
-    found = ordered.search_sorted(targets).clip(0, max(dups.height - 1, 0))
-    following = np.where((ordered.gather(found) == targets).to_numpy(), order.gather(found).cast(pl.Int64).to_numpy(), -1)
+    ids, stages, targets = dups[ID], dups["stage"], dups["duplicate_of"]
+    order = ids.arg_sort()
+    found = ids.gather(order).search_sorted(targets).clip(0, max(dups.height - 1, 0))
+    position = order.gather(found)
+    same = (ids.gather(position) == targets) & (stages.gather(position) == stages)
+    following = np.where(same.fill_null(False).to_numpy(), position.cast(pl.Int64).to_numpy(), -1)
     end = np.arange(dups.height)
     for _ in range(dups.height):
         step = following[end]
@@ -188,8 +189,9 @@ def score_histogram(rd: RunDir, record: RunRecord, ledger: pl.DataFrame, column:
     return Histogram(column=column, stage=label, **histogram(values, bins), thresholds=cuts)
 
 
-def build_views(rd: RunDir, record: RunRecord) -> Views:
-    """All the audit views the record stores under ``views`` (``record`` gives the stages and their thresholds)."""
-    ledger = pl.read_parquet(rd.removed)
+def build_views(rd: RunDir, record: RunRecord, ledger: pl.DataFrame | None = None) -> Views:
+    """All the audit views the record stores under ``views`` (``record`` gives the stages and their
+    thresholds; ``ledger`` is removed.parquet's rows, read from it when not given)."""
+    ledger = pl.read_parquet(rd.removed) if ledger is None else ledger
     return Views(samples=removed_samples(rd, ledger), clusters=duplicate_clusters(rd, ledger),
                  scores=[score_histogram(rd, record, ledger, column) for column in score_columns(rd, record)])

@@ -67,10 +67,18 @@ ROW_GROUP_ROWS = 16_384
 
 def write_parquet(df: pl.DataFrame, path: str | Path, metadata: dict[str, str] | None = None) -> None:
     """Write ``df`` atomically, with ``metadata`` as the file's key-value metadata; the bytes
-    depend only on the data and the metadata (row groups of :data:`ROW_GROUP_ROWS` rows)."""
+    depend only on the data and the metadata (row groups of :data:`ROW_GROUP_ROWS` rows, each
+    made contiguous on its own: the frame is never copied whole)."""
+    import pyarrow.parquet as pq
+
     with atomic_write(path) as handle:
-        df.rechunk().write_parquet(handle, compression="zstd", statistics=False, metadata=metadata,
-                                   row_group_size=ROW_GROUP_ROWS)
+        with pq.ParquetWriter(handle, df.head(0).to_arrow(compat_level=pl.CompatLevel.oldest()).schema,
+                              compression="zstd", write_statistics=False) as writer:
+            if metadata:
+                writer.add_key_value_metadata(metadata)
+            for start in range(0, df.height, ROW_GROUP_ROWS):
+                group = df.slice(start, ROW_GROUP_ROWS).rechunk()
+                writer.write_table(group.to_arrow(compat_level=pl.CompatLevel.oldest()), row_group_size=ROW_GROUP_ROWS)
 
 
 def json_default(value: Any) -> Any:

@@ -67,7 +67,7 @@ def write_run_record(run: Run, source: Source, splits: Splits, curation: Curatio
                           test_rows=0 if split_off is None else split_off.height,
                           validation_rows=0 if splits.validation is None else splits.validation.height,
                           splits=splits_record(source, splits, guarded), guard=curation.guard)
-    record = record.model_copy(update={"views": build_views(run.run_dir, record)})
+    record = record.model_copy(update={"views": build_views(run.run_dir, record, removed)})
     write_json(build_manifest(config, source.input_hash, source.read.source).model_dump(mode="json"), run.run_dir.manifest)
     write_record(record, run.run_dir.root)
     write_page(record, run.run_dir.root)

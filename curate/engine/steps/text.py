@@ -57,7 +57,7 @@ def text_to_disk(run: Run, source: Source, splits: Splits) -> tuple[Run, Source,
     if choice == "auto" and text_bytes.sum() <= AUTO_TEXT_BYTES:
         return run, source, splits
     frame = source.frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(ROW)).drop(TEXT)
-    rows = frame.join(source.rows.select(ID), on=ID, how="semi", maintain_order="left")
+    rows = frame.filter(pl.col(ID).is_in(source.empty[ID].implode()).not_())  # the rows with a text, as source.rows
     texts = TextOnDisk(run.run_dir.input, text_bytes)
     lean = replace(source, read=replace(source.read, frame=frame), frame=frame, rows=rows)
     run.observer.message(f"text held on disk ({text_bytes.sum() / 2**20:,.0f} MiB): stages read it from {run.run_dir.input}")
