@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -11,30 +10,42 @@ import polars as pl
 
 from curate.config import PipelineConfig, load_config, validate_config
 from curate.engine.observer import RunObserver
+from curate.errors import CurateError
 from curate.record import RunRecord
 
 
-@dataclass
 class RunResult:
     """A finished run: the curated rows, the ledger, the run record (report.json) and the run directory.
 
-    When the run kept the text on disk (``output.hold_text``), ``curated`` is read from the run
-    directory's curated.parquet the first time it is asked for, so a run whose caller never looks
-    at the rows never holds them.
+    When the run kept the text on disk (``output.hold_text``), ``curated`` is None when built and is
+    read from the run directory's curated.parquet the first time it is asked for, so a run whose
+    caller never looks at the rows never holds them; if a later run has rewritten that file by then,
+    asking says so rather than returning the later run's rows.
     """
 
-    removed: pl.DataFrame
-    report: RunRecord
-    run_dir: Path
-    config: PipelineConfig
-    held: pl.DataFrame | None = field(default=None, repr=False)
+    def __init__(self, curated: pl.DataFrame | None, removed: pl.DataFrame, report: RunRecord, run_dir: Path,
+                 config: PipelineConfig) -> None:
+        self.removed, self.report, self.run_dir, self.config = removed, report, run_dir, config
+        self._curated = curated
+        self._file = Path(run_dir).resolve() / "curated.parquet"  # a later chdir does not move it
+        self._written = None if curated is not None else _identity(self._file)
 
     @property
     def curated(self) -> pl.DataFrame:
         """The curated rows (the input's columns, then those the stages added)."""
-        if self.held is None:
-            self.held = pl.read_parquet(self.run_dir / "curated.parquet")
-        return self.held
+        if self._curated is None:
+            if not self._file.exists() or _identity(self._file) != self._written:
+                raise CurateError(f"{self._file} is no longer this run's output: a later run rewrote it",
+                                  hint="read result.curated before running the pipeline again, or give the runs different names")
+            self._curated = pl.read_parquet(self._file)
+        return self._curated
+
+    @curated.setter
+    def curated(self, frame: pl.DataFrame) -> None:
+        self._curated = frame
+
+    def __repr__(self) -> str:
+        return f"RunResult(run_dir={str(self.run_dir)!r}, rows_kept={self.report.totals.rows_kept})"
 
     def to_datasets(self):
         """The curated rows as a Hugging Face ``datasets.Dataset``."""
@@ -48,6 +59,12 @@ class RunResult:
                        f"<td>{f.kept_pct}%</td></tr>" for f in self.report.funnel)
         return (f"<b>curate run</b> {escape(str(self.run_dir))}: kept {totals.rows_kept:,} of {totals.rows_in:,} rows"
                 f"<table><tr><th>stage</th><th>in</th><th>out</th><th>kept % of pool</th></tr>{rows}</table>")
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    """Which file ``path`` is: inode, size and modification time (a rewrite changes them)."""
+    stat = path.stat()
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def as_config(config: PipelineConfig | dict | str | Path) -> PipelineConfig:
@@ -82,4 +99,4 @@ def run(config: PipelineConfig | dict | str | Path, data: Any = None,
     else:
         from curate.engine.local import LocalEngine as Engine
     output = Engine(config, observer).run(data)
-    return RunResult(output.removed, output.report, output.run_dir.root, config, output.curated)
+    return RunResult(output.curated, output.removed, output.report, output.run_dir.root, config)

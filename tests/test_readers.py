@@ -322,3 +322,39 @@ def test_unreadable_input_folder_as_file_and_symlink_loop(tmp_path):
     loop.symlink_to(loop)
     with pytest.raises(InputError, match="link"):
         read_input(InputConfig(path=loop))
+
+
+def test_parquet_names_with_pattern_characters_are_read_as_named(tmp_path):
+    """A Parquet file is read from its path: `[0]` in a name is not a glob pattern."""
+    pl.DataFrame({"text": ["from the bracketed file"] * 3}).write_parquet(tmp_path / "part[0].parquet")
+    pl.DataFrame({"text": ["from part0"] * 5}).write_parquet(tmp_path / "part0.parquet")  # what `part[0]` would match
+    read = read_input(InputConfig(path=str(tmp_path / "part[0].parquet")))
+    assert read.frame["text"].to_list() == ["from the bracketed file"] * 3
+    folder = read_input(InputConfig(path=str(tmp_path)))  # both as shards of a folder
+    assert sorted(folder.frame["text"].to_list()) == ["from part0"] * 5 + ["from the bracketed file"] * 3
+
+
+def test_write_parquet_row_groups_dtypes_metadata_and_empty_frames(tmp_path):
+    """curate's Parquet writer (a row group at a time) keeps every row in order, the dtypes and the metadata."""
+    import pyarrow.parquet as pq
+
+    from curate.io.writers import ROW_GROUP_ROWS, write_parquet
+
+    n = 2 * ROW_GROUP_ROWS + 3
+    frame = pl.DataFrame({
+        "id": [str(i) for i in range(n)], "text": [f"text {i} é 中" if i % 7 else None for i in range(n)],
+        "label": pl.Series("label", [("a", "b", "c")[i % 3] for i in range(n)], dtype=pl.Categorical),
+        "kind": pl.Series("kind", [("x", "y")[i % 2] for i in range(n)], dtype=pl.Enum(["x", "y"])),
+        "vec": pl.Series("vec", [[float(i), 1.0] for i in range(n)], dtype=pl.Array(pl.Float32, 2)),
+        "tags": [[i, i + 1] if i % 3 else [] for i in range(n)], "meta": [{"a": i} for i in range(n)],
+        "took": pl.Series("took", list(range(n)), dtype=pl.Duration("ms")), "none": pl.Series("none", [None] * n),
+    })
+    chunked = pl.concat([frame.slice(0, 10), frame.slice(10)], rechunk=False)
+    write_parquet(chunked, tmp_path / "f.parquet", {"curate.text": "text"})
+    back = pl.read_parquet(tmp_path / "f.parquet")
+    assert back.equals(frame) and back.schema == frame.schema
+    assert pq.ParquetFile(tmp_path / "f.parquet").num_row_groups == 3
+    assert pl.read_parquet_metadata(tmp_path / "f.parquet")["curate.text"] == "text"
+    write_parquet(frame.head(0), tmp_path / "empty.parquet")
+    empty = pl.read_parquet(tmp_path / "empty.parquet")
+    assert empty.height == 0 and empty.schema == frame.schema

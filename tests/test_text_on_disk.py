@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 import curate
-from curate.errors import ConfigError
+from curate.errors import ConfigError, CurateError
 from curate.explain import explain_row
 from curate.io.text_on_disk import ROW, TextOnDisk
 from curate.io.writers import write_parquet
@@ -81,9 +81,13 @@ def test_checkpoints_hold_row_numbers_and_a_rerun_resumes_every_stage(tmp_path):
     stages = first.run_dir / "stages"
     written = pl.read_parquet(stages / "03-heuristic_filter.parquet")
     assert "text" not in written.columns and written.columns[0] == "id"
-    again = _run(tmp_path, "disk", checkpoints="ids")
+    curated = (first.run_dir / "curated.parquet").read_bytes()
+    again = _run(tmp_path, "disk", checkpoints="ids")  # the same run directory: the files are rewritten
     assert [s.resumed for s in read_record(again.run_dir).stages] == [True] * len(STAGES)
-    assert (again.run_dir / "curated.parquet").read_bytes() == (first.run_dir / "curated.parquet").read_bytes()
+    assert (again.run_dir / "curated.parquet").read_bytes() == curated
+    with pytest.raises(CurateError, match="no longer this run's output"):
+        first.curated  # noqa: B018 - the first result's rows were on disk, and the rerun replaced them
+    assert again.curated.height == pl.read_parquet(again.run_dir / "curated.parquet").height
 
 
 def test_text_batches_read_the_rows_asked_for_in_order(tmp_path):

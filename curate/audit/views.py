@@ -61,7 +61,7 @@ def with_kept_row(dups: pl.DataFrame) -> pl.DataFrame:
     caused the removal); following the chain within the stage reaches the row that stayed. Each row's
     next link (a ledger row of the same stage; a row is removed once, so ids are unique) is found by
     binary search over the sorted ids, then the chains are followed on row positions (a cycle, which
-    no stage makes, stops after one lap).
+    no stage makes, is followed for at most as many steps as there are rows).
     """
     ids, stages, targets = dups[ID], dups["stage"], dups["duplicate_of"]
     order = ids.arg_sort()

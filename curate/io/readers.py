@@ -71,7 +71,7 @@ def _locate(config: InputConfig) -> tuple[Path, str, dict]:
         return Path(config.hf), "hf", {}
     if config.path is None:
         raise InputError("no input given", hint="set input.path, input.dataset or input.hf, or pass data= to curate.run")
-    if _is_glob(config.path):
+    if _is_glob(config.path) and not config.path.exists():  # a file named `part[0].parquet` is that file
         return config.path, "shards", {}
     return config.path, input_format(config), {}
 
@@ -256,7 +256,7 @@ def _read_parquet(path: Path, _config: InputConfig, _fmt: str, keep_lines: bool 
     """A Parquet file; with ``keep_lines`` each row's 1-based position in a ``line`` column."""
     source = source_of(path)
     try:
-        frame = pl.read_parquet(source)
+        frame = pl.read_parquet(source, glob=False)  # a path is a file name: `[0]` in it is not a pattern
     except Exception as exc:  # noqa: BLE001 - any Arrow error means the same to the user
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{path}: not a readable Parquet file ({reason})", hint="check the file, or set input.format") from None
