@@ -1,7 +1,7 @@
 """The cold path: a whole `curate run` process (one minhash_dedup stage) against datasketch, in one run.
 
     PYTHONPATH=. python benchmarks/bench_cold.py                 # 40,000 documents, 5 warm runs
-    PYTHONPATH=. python benchmarks/bench_cold.py --docs 40000 --runs 7
+    PYTHONPATH=. python benchmarks/bench_cold.py --docs 40000 --runs 7 --per-shingle
 
 The corpus is bench_minhash's (`make_corpus(docs, 50, 500)`: Zipf words, 10% planted near-copies),
 written once as a Parquet file with `id` and `text` (cached in benchmarks/.data). datasketch
@@ -13,7 +13,8 @@ folder: every kernel compiles), then `--runs` more with that cache warm. The chi
 this script imports (`PYTHONPATH=<other checkout>` measures another version). Children run as a user's
 installed curate does (bytecode caches allowed: the `PYTHONDONTWRITEBYTECODE` of this machine's
 shell is dropped for them) with default threads; their CPU seconds are reported beside the wall
-time. Every curate run must remove the same rows.
+time. Every curate run must remove the same rows. ``--per-shingle`` also times datasketch fed one
+shingle at a time (``MinHash.update``, the loop of its README) beside ``update_batch``.
 """
 
 from __future__ import annotations
@@ -80,12 +81,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=40_000)
     parser.add_argument("--runs", type=int, default=5, help="warm curate runs after the first")
+    parser.add_argument("--per-shingle", action="store_true", help="also time datasketch fed one shingle at a time")
     args = parser.parse_args()
     path = corpus(args.docs)
     texts = pl.read_parquet(path)["text"].to_list()
     started = time.perf_counter()
     reference = datasketch_dedup(texts)
     datasketch = time.perf_counter() - started
+    per_shingle = None
+    if args.per_shingle:
+        started = time.perf_counter()
+        assert datasketch_dedup(texts, per_shingle=True) == reference, "datasketch's two APIs removed different rows"
+        per_shingle = time.perf_counter() - started
     del texts
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -106,12 +113,21 @@ def main() -> None:
     print(f"{args.docs:,} documents of 50-500 words; datasketch removed {len(reference):,}, curate {first['removed']:,}\n")
     print("| run | wall s | CPU s | in the run (report) s | the stage s | start-up, record, exit s | datasketch / curate |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    print(f"| datasketch MinHash + MinHashLSH (in-process) | {datasketch:.2f} | | | | | 1.0 |")
+    print(f"| datasketch MinHash.update_batch + MinHashLSH (in-process) | {datasketch:.2f} | | | | | 1.0 |")
+    if per_shingle is not None:
+        print(f"| datasketch MinHash.update per shingle + MinHashLSH (in-process) | {per_shingle:.2f} | | | | | "
+              f"{datasketch / per_shingle:.2f} |")
     rows = [("curate run, first (numba compiles)", first), ("curate run, warm best", best)]
     for name, r in rows:
         print(f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['in_run']:.2f} | {r['stage']:.2f} | "
-              f"{r['wall'] - r['in_run']:.2f} | **{datasketch / r['wall']:.1f}x** |")
-    print(f"| curate run, warm median of {len(warm)} | {median:.2f} | | | | | **{datasketch / median:.1f}x** |")
+              f"{r['wall'] - r['in_run']:.2f} | **{datasketch / r['wall']:.1f}x**{against(per_shingle, r['wall'])} |")
+    print(f"| curate run, warm median of {len(warm)} | {median:.2f} | | | | | **{datasketch / median:.1f}x**"
+          f"{against(per_shingle, median)} |")
+
+
+def against(per_shingle: float | None, seconds: float) -> str:
+    """The ratio to datasketch fed per shingle, when it was timed."""
+    return "" if per_shingle is None else f" ({per_shingle / seconds:.1f}x per shingle)"
 
 
 if __name__ == "__main__":

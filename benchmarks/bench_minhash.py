@@ -122,13 +122,19 @@ def datasketch_signatures(texts: list[str]) -> None:
         m.update_batch(python_shingles(text))
 
 
-def datasketch_dedup(texts: list[str]) -> dict[int, int]:
+def datasketch_dedup(texts: list[str], per_shingle: bool = False) -> dict[int, int]:
+    """datasketch's dedup, query-then-insert; ``per_shingle`` feeds ``MinHash.update`` one shingle at
+    a time (the loop of datasketch's README) instead of ``update_batch``."""
     from datasketch import MinHash, MinHashLSH
 
     lsh, removed = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM), {}
     for i, text in enumerate(texts):
         m = MinHash(num_perm=NUM_PERM, seed=SEED)
-        m.update_batch(python_shingles(text))
+        if per_shingle:
+            for shingle in python_shingles(text):
+                m.update(shingle)
+        else:
+            m.update_batch(python_shingles(text))
         found = lsh.query(m)
         if found:
             removed[i] = min(found)
