@@ -332,6 +332,10 @@ def test_parquet_names_with_pattern_characters_are_read_as_named(tmp_path):
     assert read.frame["text"].to_list() == ["from the bracketed file"] * 3
     folder = read_input(InputConfig(path=str(tmp_path)))  # both as shards of a folder
     assert sorted(folder.frame["text"].to_list()) == ["from part0"] * 5 + ["from the bracketed file"] * 3
+    (tmp_path / "shards[1]").mkdir()
+    (tmp_path / "part[0].parquet").rename(tmp_path / "shards[1]" / "part[0].parquet")
+    named = read_input(InputConfig(path=str(tmp_path / "shards[1]")))  # a folder named like a pattern
+    assert named.frame["text"].to_list() == ["from the bracketed file"] * 3
 
 
 def test_write_parquet_row_groups_dtypes_metadata_and_empty_frames(tmp_path):

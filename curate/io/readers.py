@@ -315,7 +315,7 @@ def _data_files(folder: Path) -> list[Path]:
 def _read_shards(path: Path, config: InputConfig, _fmt: str) -> tuple[pl.DataFrame, list[dict], LineCount | None]:
     """A folder or glob of shards as one dataset, each row with its ``shard`` (path relative to
     the folder, or to the glob's part before its first wildcard) and ``line`` (first line of its record; for Parquet, its row)."""
-    if _is_glob(path):
+    if _is_glob(path) and not path.exists():  # a folder named `shards[1]` is that folder
         anchor = Path(*path.parts[:_glob_depth(path)])
         files = sorted(p for p in anchor.glob(str(path.relative_to(anchor))) if p.is_file())
         if not files:
