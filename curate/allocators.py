@@ -34,7 +34,8 @@ def lean_allocators() -> None:
     if os.environ.get(OPT_OUT) == "libraries":
         return
     if "polars" not in sys.modules:
-        inherited = os.environ.get("_RJEM_MALLOC_CONF")
-        os.environ["_RJEM_MALLOC_CONF"] = f"{inherited},{JEMALLOC}" if inherited else JEMALLOC
+        inherited = os.environ.get("_RJEM_MALLOC_CONF", "")
+        if not inherited.endswith(JEMALLOC):  # a child of a curate process has them already
+            os.environ["_RJEM_MALLOC_CONF"] = f"{inherited},{JEMALLOC}" if inherited else JEMALLOC
     if "pyarrow" not in sys.modules:
         os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", ARROW_POOL)

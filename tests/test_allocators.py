@@ -34,6 +34,8 @@ def test_options_inherited_from_a_polars_parent_are_still_overridden():
     """polars writes _RJEM_MALLOC_CONF into its process's environment: a child inherits it unasked."""
     seen = _fresh(_RJEM_MALLOC_CONF="dirty_decay_ms:500,muzzy_decay_ms:1000")
     assert seen["jemalloc"].endswith(JEMALLOC)
+    grandchild = _fresh(_RJEM_MALLOC_CONF=seen["jemalloc"])  # a curate process's child imports curate again
+    assert grandchild["jemalloc"].count(JEMALLOC) == 1
 
 
 def test_a_pool_the_user_chose_and_the_opt_out_are_respected():
