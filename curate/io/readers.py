@@ -71,13 +71,18 @@ def _locate(config: InputConfig) -> tuple[Path, str, dict]:
         return Path(config.hf), "hf", {}
     if config.path is None:
         raise InputError("no input given", hint="set input.path, input.dataset or input.hf, or pass data= to curate.run")
-    if _is_glob(config.path) and not config.path.exists():  # a file named `part[0].parquet` is that file
+    if _is_pattern(config.path):
         return config.path, "shards", {}
     return config.path, input_format(config), {}
 
 
 def _is_glob(path: Path) -> bool:
     return any(char in str(path) for char in "*?[")
+
+
+def _is_pattern(path: Path) -> bool:
+    """A glob to expand: glob characters, and no file or folder of that very name (`part[0].parquet`)."""
+    return _is_glob(path) and not path.exists()
 
 
 def input_format(config: InputConfig) -> str:
@@ -315,7 +320,7 @@ def _data_files(folder: Path) -> list[Path]:
 def _read_shards(path: Path, config: InputConfig, _fmt: str) -> tuple[pl.DataFrame, list[dict], LineCount | None]:
     """A folder or glob of shards as one dataset, each row with its ``shard`` (path relative to
     the folder, or to the glob's part before its first wildcard) and ``line`` (first line of its record; for Parquet, its row)."""
-    if _is_glob(path) and not path.exists():  # a folder named `shards[1]` is that folder
+    if _is_pattern(path):
         anchor = Path(*path.parts[:_glob_depth(path)])
         files = sorted(p for p in anchor.glob(str(path.relative_to(anchor))) if p.is_file())
         if not files:

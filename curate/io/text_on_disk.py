@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from curate.io.writers import ROW_GROUP_ROWS, atomic_write
+from curate.io.writers import ROW_GROUP_ROWS, write_parquet_blocks
 from curate.schema import TEXT
 
 ROW = "__curate_row"
@@ -67,22 +67,15 @@ class TextOnDisk:
         return int(self.text_bytes[rows].sum())
 
 
-def write_with_text(df: pl.DataFrame, texts: TextOnDisk, path: Path, metadata: dict[str, str] | None = None,
-                    block_rows: int = ROW_GROUP_ROWS) -> None:
+def write_with_text(df: pl.DataFrame, texts: TextOnDisk, path: Path, metadata: dict[str, str] | None = None) -> None:
     """Write ``df`` (rows with :data:`ROW`, no text) to Parquet with each row's text read back, a block
     of rows at a time (atomically): the input's columns in its order, then those the stages added."""
     import pyarrow.parquet as pq
 
     columns = pq.ParquetFile(texts.path).schema_arrow.names
     order = [c for c in columns if c in df.columns or c == TEXT] + [c for c in df.columns if c not in columns and c != ROW]
-    blocks = (df.slice(start, block_rows) for start in range(0, df.height, block_rows))
-    texts_of = texts.batches(df[ROW].to_numpy(), block_rows)
+    texts_of = texts.batches(df[ROW].to_numpy(), ROW_GROUP_ROWS)
+    blocks = (df.slice(start, ROW_GROUP_ROWS).with_columns(next(texts_of)).select(order)
+              for start in range(0, df.height, ROW_GROUP_ROWS))
     schema = df.head(0).with_columns(pl.Series(TEXT, [], dtype=pl.String)).select(order)
-    with atomic_write(path) as handle:
-        with pq.ParquetWriter(handle, schema.to_arrow(compat_level=pl.CompatLevel.oldest()).schema, compression="zstd",
-                              write_statistics=False) as writer:
-            if metadata:
-                writer.add_key_value_metadata(metadata)
-            for block in blocks:
-                full = block.with_columns(next(texts_of)).select(order)
-                writer.write_table(full.to_arrow(compat_level=pl.CompatLevel.oldest()))
+    write_parquet_blocks(blocks, schema, path, metadata)

@@ -6,7 +6,7 @@ import errno
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -69,16 +69,23 @@ def write_parquet(df: pl.DataFrame, path: str | Path, metadata: dict[str, str] |
     """Write ``df`` atomically, with ``metadata`` as the file's key-value metadata; the bytes
     depend only on the data and the metadata (row groups of :data:`ROW_GROUP_ROWS` rows, each
     made contiguous on its own: the frame is never copied whole)."""
+    blocks = (df.slice(start, ROW_GROUP_ROWS) for start in range(0, df.height, ROW_GROUP_ROWS))
+    write_parquet_blocks(blocks, df.head(0), path, metadata)
+
+
+def write_parquet_blocks(blocks: Iterable[pl.DataFrame], schema: pl.DataFrame, path: str | Path,
+                         metadata: dict[str, str] | None = None) -> None:
+    """Write ``blocks`` (frames of at most :data:`ROW_GROUP_ROWS` rows with ``schema``'s columns)
+    atomically as one Parquet file, a row group each, made as they come: only one block is held."""
     import pyarrow.parquet as pq
 
+    arrow = lambda frame: frame.to_arrow(compat_level=pl.CompatLevel.oldest())  # noqa: E731
     with atomic_write(path) as handle:
-        with pq.ParquetWriter(handle, df.head(0).to_arrow(compat_level=pl.CompatLevel.oldest()).schema,
-                              compression="zstd", write_statistics=False) as writer:
+        with pq.ParquetWriter(handle, arrow(schema).schema, compression="zstd", write_statistics=False) as writer:
             if metadata:
                 writer.add_key_value_metadata(metadata)
-            for start in range(0, df.height, ROW_GROUP_ROWS):
-                group = df.slice(start, ROW_GROUP_ROWS).rechunk()
-                writer.write_table(group.to_arrow(compat_level=pl.CompatLevel.oldest()), row_group_size=ROW_GROUP_ROWS)
+            for block in blocks:
+                writer.write_table(arrow(block.rechunk()), row_group_size=ROW_GROUP_ROWS)
 
 
 def json_default(value: Any) -> Any:

@@ -43,6 +43,7 @@ class _HashSink(io.RawIOBase):
 
 
 HASH_ROWS = 16_384
+"""Rows per slice of the input hash (changing it changes every input's hash: checkpoints are rebuilt)."""
 
 
 def frame_hash(df: pl.DataFrame) -> str:
